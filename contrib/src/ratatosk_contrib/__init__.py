@@ -1,0 +1,3 @@
+"""Integrations for Ratatosk that need other libraries (web frameworks, pytest)."""
+
+__all__: list[str] = []

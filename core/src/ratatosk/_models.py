@@ -1,0 +1,359 @@
+"""The message model: endpoints, contents, messages and the builder."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Union
+
+from attrs import define, field, frozen, validators
+
+
+class EndpointType(str, enum.Enum):
+    """What kind of address an endpoint holds."""
+
+    PHONE_NUMBER = "phone_number"
+    EMAIL_ADDRESS = "email_address"
+    URL = "url"
+    TOPIC = "topic"
+    ID = "id"
+    USER_ID = "user_id"
+    APPLICATION_ID = "application_id"
+    DEVICE_ID = "device_id"
+    LABEL = "label"
+    ANY = "any"
+
+
+@frozen(slots=True)
+class Endpoint:
+    """An address a message comes from or goes to."""
+
+    type: EndpointType = field(converter=EndpointType)
+    address: str = field(validator=validators.instance_of(str))
+
+    @classmethod
+    def phone(cls, number: str) -> Endpoint:
+        return cls(EndpointType.PHONE_NUMBER, number)
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class MessageContentType(str, enum.Enum):
+    """The kinds of content a message can carry."""
+
+    PLAIN_TEXT = "plain_text"
+    HTML = "html"
+    MULTIPART = "multipart"
+    TEMPLATE = "template"
+    MEDIA = "media"
+    JSON = "json"
+    BINARY = "binary"
+    LOCATION = "location"
+    BUTTON = "button"
+    QUICK_REPLY = "quick_reply"
+    CAROUSEL = "carousel"
+    LIST_PICKER = "list_picker"
+
+
+class MediaType(str, enum.Enum):
+    """The broad kind of a media attachment."""
+
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    FILE = "file"
+
+    @classmethod
+    def from_content_type(cls, content_type: str | None) -> MediaType:
+        """Guess the media type from a MIME type (``image/png`` -> IMAGE)."""
+        major = (content_type or "").split("/", 1)[0].lower()
+        return {"image": cls.IMAGE, "audio": cls.AUDIO, "video": cls.VIDEO}.get(major, cls.FILE)
+
+
+@frozen(slots=True)
+class TextContent:
+    """Plain text."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.PLAIN_TEXT
+    text: str = field(validator=validators.instance_of(str))
+
+
+@frozen(slots=True)
+class HtmlContent:
+    """HTML, with an optional plain-text alternative."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.HTML
+    html: str = field(validator=validators.instance_of(str))
+    text: str | None = None
+
+
+@frozen(slots=True)
+class MediaContent:
+    """A media attachment, by URL or by inline data."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.MEDIA
+    media_type: MediaType = field(converter=MediaType)
+    file_name: str | None = None
+    file_url: str | None = None
+    data: bytes | None = None
+    content_type: str | None = None
+
+
+@frozen(slots=True)
+class TemplateContent:
+    """A provider-side template (e.g. a WhatsApp Content SID) and its parameters."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.TEMPLATE
+    template_id: str = field(validator=validators.instance_of(str))
+    parameters: dict[str, Any] = field(factory=dict, converter=dict)
+
+
+@frozen(slots=True)
+class LocationContent:
+    """A geographic location."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.LOCATION
+    latitude: float = field(converter=float)
+    longitude: float = field(converter=float)
+    label: str | None = None
+    address: str | None = None
+
+
+@frozen(slots=True)
+class JsonContent:
+    """Structured data."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.JSON
+    data: Any = None
+
+
+@frozen(slots=True)
+class BinaryContent:
+    """Raw bytes with their MIME type."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.BINARY
+    data: bytes = field(validator=validators.instance_of(bytes))
+    content_type: str = "application/octet-stream"
+
+
+@frozen(slots=True)
+class ButtonContent:
+    """A button the user pressed (inbound) or offers (outbound): its text and payload."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.BUTTON
+    text: str
+    payload: str | None = None
+
+
+def _parts(value: Iterable[Content]) -> tuple[Content, ...]:
+    return tuple(value)
+
+
+@frozen(slots=True)
+class MultipartContent:
+    """Several parts in one message, such as text plus several media."""
+
+    kind: ClassVar[MessageContentType] = MessageContentType.MULTIPART
+    parts: tuple[Content, ...] = field(converter=_parts)
+
+    @property
+    def text(self) -> str | None:
+        """The text parts joined by newlines, or None when there is no text part."""
+        texts = [p.text for p in self.parts if isinstance(p, TextContent)]
+        return "\n".join(texts) if texts else None
+
+    @property
+    def media(self) -> tuple[MediaContent, ...]:
+        return tuple(p for p in self.parts if isinstance(p, MediaContent))
+
+
+Content = Union[
+    TextContent,
+    HtmlContent,
+    MediaContent,
+    TemplateContent,
+    LocationContent,
+    JsonContent,
+    BinaryContent,
+    ButtonContent,
+    MultipartContent,
+]
+CONTENT_CLASSES: tuple[type[Any], ...] = (
+    TextContent,
+    HtmlContent,
+    MediaContent,
+    TemplateContent,
+    LocationContent,
+    JsonContent,
+    BinaryContent,
+    ButtonContent,
+    MultipartContent,
+)
+
+
+def new_message_id() -> str:
+    """A fresh message id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@frozen(slots=True)
+class Message:
+    """A message: who sends it, who receives it, what it carries and provider-specific properties."""
+
+    id: str = field(factory=new_message_id, validator=validators.instance_of(str))
+    sender: Endpoint | None = None
+    receiver: Endpoint | None = None
+    content: Content | None = None
+    properties: dict[str, Any] = field(factory=dict, converter=_properties)
+
+    @property
+    def text(self) -> str | None:
+        """The message's text, if it has any (plain text or the text parts of multipart)."""
+        content = self.content
+        if isinstance(content, TextContent):
+            return content.text
+        if isinstance(content, MultipartContent):
+            return content.text
+        return None
+
+    @property
+    def media(self) -> tuple[MediaContent, ...]:
+        content = self.content
+        if isinstance(content, MediaContent):
+            return (content,)
+        if isinstance(content, MultipartContent):
+            return content.media
+        return ()
+
+
+class MessageProperties:
+    """Names of the well-known message properties (the seed's property table and Twilio's)."""
+
+    VALIDITY_PERIOD = "ValidityPeriod"
+    MAX_PRICE = "MaxPrice"
+    PROVIDE_CALLBACK = "ProvideCallback"
+    SMART_ENCODED = "SmartEncoded"
+    STATUS_CALLBACK = "StatusCallback"
+    SEND_AT = "SendAt"
+    SCHEDULE_TYPE = "ScheduleType"
+
+
+@define
+class MessageBuilder:
+    """Builds a :class:`Message` step by step; every ``with_*``/``from_*``/``to_*`` returns self.
+
+    >>> MessageBuilder().from_phone("+15550001111").to_phone("+15550002222").with_text("Hi").build()
+    """
+
+    _id: str | None = None
+    _sender: Endpoint | None = None
+    _receiver: Endpoint | None = None
+    _parts: list[Content] = field(factory=list)
+    _properties: dict[str, Any] = field(factory=dict)
+
+    def with_id(self, message_id: str) -> MessageBuilder:
+        self._id = message_id
+        return self
+
+    def from_phone(self, number: str) -> MessageBuilder:
+        self._sender = Endpoint(EndpointType.PHONE_NUMBER, number)
+        return self
+
+    def to_phone(self, number: str) -> MessageBuilder:
+        self._receiver = Endpoint(EndpointType.PHONE_NUMBER, number)
+        return self
+
+    def from_endpoint(self, endpoint: Endpoint) -> MessageBuilder:
+        self._sender = endpoint
+        return self
+
+    def to_endpoint(self, endpoint: Endpoint) -> MessageBuilder:
+        self._receiver = endpoint
+        return self
+
+    def with_text(self, text: str) -> MessageBuilder:
+        self._parts.append(TextContent(text))
+        return self
+
+    def with_content(self, content: Content) -> MessageBuilder:
+        if isinstance(content, MultipartContent):
+            self._parts.extend(content.parts)
+        else:
+            self._parts.append(content)
+        return self
+
+    def with_media(
+        self,
+        url: str,
+        media_type: MediaType | str = MediaType.IMAGE,
+        file_name: str | None = None,
+        *,
+        content_type: str | None = None,
+    ) -> MessageBuilder:
+        if file_name is None:
+            file_name = url.rstrip("/").rsplit("/", 1)[-1] or None
+        self._parts.append(MediaContent(MediaType(media_type), file_name, url, content_type=content_type))
+        return self
+
+    def with_template(
+        self, template_id: str, parameters: Mapping[str, Any] | None = None
+    ) -> MessageBuilder:
+        self._parts.append(TemplateContent(template_id, dict(parameters or {})))
+        return self
+
+    def with_location(
+        self, latitude: float, longitude: float, *, label: str | None = None,
+        address: str | None = None,
+    ) -> MessageBuilder:
+        self._parts.append(LocationContent(latitude, longitude, label, address))
+        return self
+
+    def with_property(self, name: str, value: Any) -> MessageBuilder:
+        self._properties[name] = value
+        return self
+
+    def with_validity_period(self, seconds: int) -> MessageBuilder:
+        return self.with_property(MessageProperties.VALIDITY_PERIOD, seconds)
+
+    def with_max_price(self, price: float | Decimal | str) -> MessageBuilder:
+        return self.with_property(MessageProperties.MAX_PRICE, Decimal(str(price)))
+
+    def with_provide_callback(self, enabled: bool = True) -> MessageBuilder:
+        return self.with_property(MessageProperties.PROVIDE_CALLBACK, enabled)
+
+    def with_smart_encoded(self, enabled: bool = True) -> MessageBuilder:
+        return self.with_property(MessageProperties.SMART_ENCODED, enabled)
+
+    def with_status_callback(self, url: str) -> MessageBuilder:
+        return self.with_property(MessageProperties.STATUS_CALLBACK, url)
+
+    def with_send_at(self, when: Any) -> MessageBuilder:
+        """Schedule the message (a timezone-aware datetime or an ISO 8601 string)."""
+        self._properties[MessageProperties.SEND_AT] = when
+        self._properties.setdefault(MessageProperties.SCHEDULE_TYPE, "fixed")
+        return self
+
+    def build(self) -> Message:
+        parts = self._parts
+        content: Content | None
+        if not parts:
+            content = None
+        elif len(parts) == 1:
+            content = parts[0]
+        else:
+            content = MultipartContent(tuple(parts))
+        return Message(
+            id=self._id or new_message_id(),
+            sender=self._sender,
+            receiver=self._receiver,
+            content=content,
+            properties=dict(self._properties),
+        )
