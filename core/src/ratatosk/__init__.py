@@ -1,0 +1,183 @@
+"""Ratatosk: a pluggable, provider-neutral messaging framework (SMS, MMS, WhatsApp, ...).
+
+Send a message in five lines::
+
+    import ratatosk
+    connector = ratatosk.connect("twilio://ACxxx:token@default").blocking()
+    message = ratatosk.MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
+    result = connector.send_message(message.with_text("Hello").build())
+    print(result.is_success, result.data)
+
+Public names are re-exported here. Heavier modules (the connector base, plugins, httpx) load on
+first use, so ``import ratatosk`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    ConnectorErrorCodes,
+    ErrorInfo,
+    MessagingError,
+    MessagingErrorCodes,
+    ValidationIssue,
+)
+from ._models import (
+    BinaryContent,
+    ButtonContent,
+    Content,
+    Endpoint,
+    EndpointType,
+    HtmlContent,
+    JsonContent,
+    LocationContent,
+    MediaContent,
+    MediaType,
+    Message,
+    MessageBuilder,
+    MessageContentType,
+    MessageProperties,
+    MultipartContent,
+    TemplateContent,
+    TextContent,
+)
+from ._results import (
+    BatchSendResult,
+    ConnectorHealth,
+    MessageStatus,
+    ReceiveResult,
+    Result,
+    SendResult,
+    StatusInfo,
+    StatusUpdate,
+)
+from ._settings import ConnectionSettings, Dsn, SettingsParseError
+from ._source import InvalidSourceData, MessageSource
+from .hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+# name -> module for names loaded on first access (PEP 562)
+_LAZY: dict[str, str] = {
+    "ChannelCapability": "._schema",
+    "ChannelSchema": "._schema",
+    "ChannelParameter": "._schema",
+    "ChannelEndpoint": "._schema",
+    "MessagePropertySchema": "._schema",
+    "MessagePropertyConstraint": "._schema",
+    "AuthenticationConfiguration": "._schema",
+    "AuthenticationField": "._schema",
+    "AuthenticationFieldRole": "._schema",
+    "AuthenticationScheme": "._schema",
+    "ParameterType": "._schema",
+    "COMMON_PARAMETERS": "._schema",
+    "HttpRequest": "._http",
+    "HttpResponse": "._http",
+    "TransportError": "._http",
+    "Flow": "._http",
+    "AsyncTransport": "._http",
+    "SyncTransport": "._http",
+    "HttpxAsyncTransport": "._http",
+    "HttpxSyncTransport": "._http",
+    "Connector": "._connector",
+    "ConnectorState": "._connector",
+    "BlockingConnector": "._connector",
+    "DeduplicationStore": "._dedup",
+    "InMemoryDeduplicationStore": "._dedup",
+    "connect": "._connect",
+    "get_plugin_manager": "._plugins",
+    "list_providers": "._plugins",
+    "get_connector_class": "._plugins",
+    "unstructure": "._serialization",
+    "structure": "._serialization",
+    "converter": "._serialization",
+}
+
+if TYPE_CHECKING:
+    from ._connect import connect
+    from ._connector import BlockingConnector, Connector, ConnectorState
+    from ._dedup import DeduplicationStore, InMemoryDeduplicationStore
+    from ._http import (
+        AsyncTransport,
+        Flow,
+        HttpRequest,
+        HttpResponse,
+        HttpxAsyncTransport,
+        HttpxSyncTransport,
+        SyncTransport,
+        TransportError,
+    )
+    from ._plugins import get_connector_class, get_plugin_manager, list_providers
+    from ._schema import (
+        COMMON_PARAMETERS,
+        AuthenticationConfiguration,
+        AuthenticationField,
+        AuthenticationFieldRole,
+        AuthenticationScheme,
+        ChannelCapability,
+        ChannelEndpoint,
+        ChannelParameter,
+        ChannelSchema,
+        MessagePropertyConstraint,
+        MessagePropertySchema,
+        ParameterType,
+    )
+    from ._serialization import converter, structure, unstructure
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ratatosk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "BatchSendResult",
+    "BinaryContent",
+    "ButtonContent",
+    "ConnectionSettings",
+    "ConnectorErrorCodes",
+    "ConnectorHealth",
+    "Content",
+    "Dsn",
+    "Endpoint",
+    "EndpointType",
+    "ErrorInfo",
+    "HtmlContent",
+    "InvalidSourceData",
+    "JsonContent",
+    "LocationContent",
+    "MediaContent",
+    "MediaType",
+    "Message",
+    "MessageBuilder",
+    "MessageContentType",
+    "MessageProperties",
+    "MessageSource",
+    "MessageStatus",
+    "MessagingError",
+    "MessagingErrorCodes",
+    "MultipartContent",
+    "ReceiveResult",
+    "Result",
+    "SendResult",
+    "SettingsParseError",
+    "StatusInfo",
+    "StatusUpdate",
+    "TemplateContent",
+    "TextContent",
+    "ValidationIssue",
+    "__version__",
+    "hookimpl",
+    "hookspec",
+    *_LAZY,
+]
