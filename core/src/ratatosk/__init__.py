@@ -96,35 +96,102 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from ._connect import connect
-    from ._connector import BlockingConnector, Connector, ConnectorState
-    from ._dedup import DeduplicationStore, InMemoryDeduplicationStore
+    from ._connect import (
+        connect as connect,
+    )
+    from ._connector import (
+        BlockingConnector as BlockingConnector,
+    )
+    from ._connector import (
+        Connector as Connector,
+    )
+    from ._connector import (
+        ConnectorState as ConnectorState,
+    )
+    from ._dedup import (
+        DeduplicationStore as DeduplicationStore,
+    )
+    from ._dedup import (
+        InMemoryDeduplicationStore as InMemoryDeduplicationStore,
+    )
     from ._http import (
-        AsyncTransport,
-        Flow,
-        HttpRequest,
-        HttpResponse,
-        HttpxAsyncTransport,
-        HttpxSyncTransport,
-        SyncTransport,
-        TransportError,
+        AsyncTransport as AsyncTransport,
     )
-    from ._plugins import get_connector_class, get_plugin_manager, list_providers
+    from ._http import (
+        Flow as Flow,
+    )
+    from ._http import (
+        HttpRequest as HttpRequest,
+    )
+    from ._http import (
+        HttpResponse as HttpResponse,
+    )
+    from ._http import (
+        HttpxAsyncTransport as HttpxAsyncTransport,
+    )
+    from ._http import (
+        HttpxSyncTransport as HttpxSyncTransport,
+    )
+    from ._http import (
+        SyncTransport as SyncTransport,
+    )
+    from ._http import (
+        TransportError as TransportError,
+    )
+    from ._plugins import (
+        get_connector_class as get_connector_class,
+    )
+    from ._plugins import (
+        get_plugin_manager as get_plugin_manager,
+    )
+    from ._plugins import (
+        list_providers as list_providers,
+    )
     from ._schema import (
-        COMMON_PARAMETERS,
-        AuthenticationConfiguration,
-        AuthenticationField,
-        AuthenticationFieldRole,
-        AuthenticationScheme,
-        ChannelCapability,
-        ChannelEndpoint,
-        ChannelParameter,
-        ChannelSchema,
-        MessagePropertyConstraint,
-        MessagePropertySchema,
-        ParameterType,
+        COMMON_PARAMETERS as COMMON_PARAMETERS,
     )
-    from ._serialization import converter, structure, unstructure
+    from ._schema import (
+        AuthenticationConfiguration as AuthenticationConfiguration,
+    )
+    from ._schema import (
+        AuthenticationField as AuthenticationField,
+    )
+    from ._schema import (
+        AuthenticationFieldRole as AuthenticationFieldRole,
+    )
+    from ._schema import (
+        AuthenticationScheme as AuthenticationScheme,
+    )
+    from ._schema import (
+        ChannelCapability as ChannelCapability,
+    )
+    from ._schema import (
+        ChannelEndpoint as ChannelEndpoint,
+    )
+    from ._schema import (
+        ChannelParameter as ChannelParameter,
+    )
+    from ._schema import (
+        ChannelSchema as ChannelSchema,
+    )
+    from ._schema import (
+        MessagePropertyConstraint as MessagePropertyConstraint,
+    )
+    from ._schema import (
+        MessagePropertySchema as MessagePropertySchema,
+    )
+    from ._schema import (
+        ParameterType as ParameterType,
+    )
+    from ._serialization import (
+        converter as converter,
+    )
+    from ._serialization import (
+        structure as structure,
+    )
+    from ._serialization import (
+        unstructure as unstructure,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -107,8 +107,9 @@ def _map_httpx_error(exc: httpx.TransportError) -> TransportError:
     never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
     is_timeout = isinstance(exc, httpx.TimeoutException)
     kind = type(exc).__name__
-    return TransportError(f"{kind}: {exc}" if str(exc) else kind,
-                          request_sent=not never_sent, timeout=is_timeout)
+    return TransportError(
+        f"{kind}: {exc}" if str(exc) else kind, request_sent=not never_sent, timeout=is_timeout
+    )
 
 
 def _to_response(response: httpx.Response) -> HttpResponse:
@@ -138,15 +139,19 @@ class HttpxAsyncTransport:
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             transport=transport,
-            limits=httpx.Limits(max_connections=max_connections,
-                                max_keepalive_connections=max_connections),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
 
     async def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
         try:
             response = await self._client.request(
-                request.method, request.url, headers=list(request.headers),
-                content=request.content or None, timeout=timeout,
+                request.method,
+                request.url,
+                headers=list(request.headers),
+                content=request.content or None,
+                timeout=timeout,
             )
         except self._httpx_error as exc:
             raise _map_httpx_error(exc) from exc
@@ -175,8 +180,11 @@ class HttpxSyncTransport:
     def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
         try:
             response = self._client.request(
-                request.method, request.url, headers=list(request.headers),
-                content=request.content or None, timeout=timeout,
+                request.method,
+                request.url,
+                headers=list(request.headers),
+                content=request.content or None,
+                timeout=timeout,
             )
         except self._httpx_error as exc:
             raise _map_httpx_error(exc) from exc

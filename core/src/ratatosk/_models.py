@@ -6,7 +6,8 @@ import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 from attrs import define, field, frozen, validators
 
@@ -103,13 +104,17 @@ class MediaContent:
     content_type: str | None = None
 
 
+def _parameters(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
 @frozen(slots=True)
 class TemplateContent:
     """A provider-side template (e.g. a WhatsApp Content SID) and its parameters."""
 
     kind: ClassVar[MessageContentType] = MessageContentType.TEMPLATE
     template_id: str = field(validator=validators.instance_of(str))
-    parameters: dict[str, Any] = field(factory=dict, converter=dict)
+    parameters: dict[str, Any] = field(factory=dict, converter=_parameters)
 
 
 @frozen(slots=True)
@@ -171,17 +176,17 @@ class MultipartContent:
         return tuple(p for p in self.parts if isinstance(p, MediaContent))
 
 
-Content = Union[
-    TextContent,
-    HtmlContent,
-    MediaContent,
-    TemplateContent,
-    LocationContent,
-    JsonContent,
-    BinaryContent,
-    ButtonContent,
-    MultipartContent,
-]
+Content: TypeAlias = (
+    TextContent
+    | HtmlContent
+    | MediaContent
+    | TemplateContent
+    | LocationContent
+    | JsonContent
+    | BinaryContent
+    | ButtonContent
+    | MultipartContent
+)
 CONTENT_CLASSES: tuple[type[Any], ...] = (
     TextContent,
     HtmlContent,
@@ -206,7 +211,7 @@ def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
 
 @frozen(slots=True)
 class Message:
-    """A message: who sends it, who receives it, what it carries and provider-specific properties."""
+    """A message: who sends it, who receives it, what it carries, and provider properties."""
 
     id: str = field(factory=new_message_id, validator=validators.instance_of(str))
     sender: Endpoint | None = None
@@ -299,8 +304,11 @@ class MessageBuilder:
         content_type: str | None = None,
     ) -> MessageBuilder:
         if file_name is None:
-            file_name = url.rstrip("/").rsplit("/", 1)[-1] or None
-        self._parts.append(MediaContent(MediaType(media_type), file_name, url, content_type=content_type))
+            # the last segment of the URL's path: no host, query or fragment
+            file_name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]) or None
+        self._parts.append(
+            MediaContent(MediaType(media_type), file_name, url, content_type=content_type)
+        )
         return self
 
     def with_template(
@@ -310,7 +318,11 @@ class MessageBuilder:
         return self
 
     def with_location(
-        self, latitude: float, longitude: float, *, label: str | None = None,
+        self,
+        latitude: float,
+        longitude: float,
+        *,
+        label: str | None = None,
         address: str | None = None,
     ) -> MessageBuilder:
         self._parts.append(LocationContent(latitude, longitude, label, address))

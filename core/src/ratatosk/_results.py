@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -137,6 +138,10 @@ class StatusUpdate:
     additional_data: dict[str, Any] = field(factory=dict)
 
 
+def _messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
 @frozen
 class ReceiveResult:
     """Messages parsed from an inbound webhook.
@@ -145,7 +150,7 @@ class ReceiveResult:
     are then empty, so nothing is processed twice.
     """
 
-    messages: tuple[Message, ...] = field(default=(), converter=tuple)
+    messages: tuple[Message, ...] = field(default=(), converter=_messages)
     is_duplicate: bool = False
     additional_data: dict[str, Any] = field(factory=dict)
 

@@ -10,28 +10,29 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from attrs import field, frozen
 
 MASK = "********"
-_SENSITIVE_NAME = re.compile(r"token|secret|password|passwd|credential|private", re.IGNORECASE)
+_SENSITIVE_NAME = re.compile(r"token|secret|password|passwd|credential|private|key$", re.IGNORECASE)
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def looks_sensitive(name: str) -> bool:
-    """Whether a parameter name suggests a secret (``AuthToken``, ``ApiSecret``, ``Password``...)."""
+    """Whether a parameter name suggests a secret (``AuthToken``, ``ApiSecret``, ``ApiKey``...)."""
     return bool(_SENSITIVE_NAME.search(name))
 
 
 class SettingsParseError(ValueError):
-    """A settings string or DSN could not be parsed; the message names the bad part, never a secret."""
+    """A settings string or DSN could not be parsed; the message names the bad part, not secrets."""
 
 
 class ConnectionSettings:
     """Named connection parameters for a connector.
 
-    >>> s = ConnectionSettings().set_parameter("AccountSid", "AC...").set_parameter("AuthToken", "x")
+    >>> s = ConnectionSettings().set_parameter("AccountSid", "AC...")
+    >>> s = s.set_parameter("AuthToken", "x")
     >>> s.get_parameter("AccountSid")
     'AC...'
     """
@@ -47,7 +48,9 @@ class ConnectionSettings:
             self.set_parameter(name, value)
 
     # -- access ---------------------------------------------------------------------------
-    def set_parameter(self, name: str, value: Any, *, sensitive: bool | None = None) -> ConnectionSettings:
+    def set_parameter(
+        self, name: str, value: Any, *, sensitive: bool | None = None
+    ) -> ConnectionSettings:
         """Set a parameter and return self (chainable)."""
         if not isinstance(name, str) or not name:
             raise TypeError("parameter names are non-empty strings")
@@ -174,11 +177,15 @@ class ConnectionSettings:
         settings = cls()
         if parsed.user is not None:
             if principal is None:
-                raise SettingsParseError("this DSN has a user part but the connector names no principal")
+                raise SettingsParseError(
+                    "this DSN has a user part but the connector names no principal"
+                )
             settings.set_parameter(principal, parsed.user)
         if parsed.password is not None:
             if credential is None:
-                raise SettingsParseError("this DSN has a password but the connector names no credential")
+                raise SettingsParseError(
+                    "this DSN has a password but the connector names no credential"
+                )
             settings.set_parameter(credential, parsed.password, sensitive=True)
         if parsed.base_url is not None:
             settings.set_parameter(base_url_parameter, parsed.base_url)
@@ -206,7 +213,7 @@ class ConnectionSettings:
             if var in explicit:
                 settings.set_parameter(explicit[var], value)
             elif prefix and var.startswith(prefix) and len(var) > len(prefix):
-                settings.set_parameter(_pascal(var[len(prefix):]), value)
+                settings.set_parameter(_pascal(var[len(prefix) :]), value)
         return settings
 
 
@@ -233,8 +240,10 @@ def _split_settings(text: str) -> Iterator[tuple[str, str]]:
         position += 1
         if j >= n or text[j] == ";":
             if key.strip():
+                # the segment's text is not shown: a value written without its name
+                # (``...;s3cr3t``) would otherwise end up in the message
                 raise SettingsParseError(
-                    f"segment {position} of the settings string ({key.strip()!r}) has no '='"
+                    f"segment {position} of the settings string has no '=' (write Name=Value)"
                 )
             i = j + 1
             position -= 1
@@ -291,7 +300,9 @@ class Dsn:
     host: str | None = None
     port: int | None = None
     path: str = ""
-    options: tuple[tuple[str, str], ...] = ()
+    options: tuple[tuple[str, str], ...] = field(
+        default=(), repr=lambda o: repr(_masked_options(o))
+    )
 
     @property
     def provider(self) -> str:
@@ -323,24 +334,30 @@ class Dsn:
         if not isinstance(text, str):
             raise TypeError("a DSN is a string")
         if "://" not in text:
-            raise SettingsParseError("a DSN looks like provider://user:secret@host?Option=Value; '://' is missing")
+            raise SettingsParseError(
+                "a DSN looks like provider://user:secret@host?Option=Value; '://' is missing"
+            )
         scheme = text.split("://", 1)[0]
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*(\+[A-Za-z][A-Za-z0-9_.-]*)?", scheme):
-            raise SettingsParseError(f"the DSN scheme {scheme!r} is not of the form provider or provider+type")
+            raise SettingsParseError(
+                f"the DSN scheme {scheme!r} is not of the form provider or provider+type"
+            )
         try:
             parts = urlsplit(text)
             port = parts.port
         except ValueError as exc:
-            raise SettingsParseError(f"the DSN's host or port is malformed ({_scrub(str(exc))})") from None
+            raise SettingsParseError(
+                f"the DSN's host or port is malformed ({_scrub(str(exc))}); percent-encode"
+                " '/', '?', '#', '@' and ':' in the user and password"
+            ) from None
         if parts.fragment:
             raise SettingsParseError("a DSN has no #fragment")
         host = parts.hostname
         if not host:
-            raise SettingsParseError("the DSN has no host (use 'default' for the provider's own endpoint)")
-        try:
-            options = tuple(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
-        except ValueError:
-            raise SettingsParseError("the DSN's query string is malformed") from None
+            raise SettingsParseError(
+                "the DSN has no host (use 'default' for the provider's own endpoint)"
+            )
+        options = _dsn_options(parts.query)
         return cls(
             scheme=scheme.lower(),
             user=unquote(parts.username) if parts.username is not None else None,
@@ -359,9 +376,33 @@ class Dsn:
                 user += ":" + MASK
             user += "@"
         port = f":{self.port}" if self.port is not None else ""
-        query = "&".join(f"{k}={v}" for k, v in self.options)
-        return f"{self.scheme}://{user}{self.host}{port}{self.path}" + (f"?{query}" if query else "")
+        query = "&".join(f"{k}={v}" for k, v in _masked_options(self.options))
+        return f"{self.scheme}://{user}{self.host}{port}{self.path}" + (
+            f"?{query}" if query else ""
+        )
+
+
+def _dsn_options(query: str) -> tuple[tuple[str, str], ...]:
+    """``K=V&K2=V2`` percent-decoded; unlike a form, ``+`` stays a plus (``From=+1555...``)."""
+    options: list[tuple[str, str]] = []
+    for position, pair in enumerate(query.split("&") if query else (), start=1):
+        if not pair:
+            continue
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SettingsParseError(
+                f"option {position} of the DSN's query string is not Name=Value"
+            )
+        options.append((unquote(name), unquote(value)))
+    return tuple(options)
 
 
 def _scrub(message: str) -> str:
-    return message.split("'", 1)[0].strip()
+    # urllib quotes the offending text ("... as 'secret'"): keep only the words before it
+    text = message.split("'", 1)[0].strip()
+    return text.removesuffix(" as").strip() if text.endswith(" as") else text
+
+
+def _masked_options(options: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """DSN query options with the values of secret-looking names masked."""
+    return tuple((k, MASK if looks_sensitive(k) else v) for k, v in options)

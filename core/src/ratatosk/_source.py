@@ -35,7 +35,7 @@ def _body(value: str | bytes) -> bytes:
 
 @frozen
 class MessageSource:
-    """An inbound webhook: method, the URL as the provider called it, headers, raw body, content type.
+    """An inbound webhook: method, URL as the provider called it, headers, raw body, content type.
 
     Unlike the .NET original it carries the URL and headers, so a connector can check the
     provider's signature itself.
@@ -53,29 +53,42 @@ class MessageSource:
         cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
     ) -> MessageSource:
         """A form-encoded POST (``application/x-www-form-urlencoded``), as Twilio sends."""
-        return cls(body, FORM_CONTENT_TYPE, "POST", url, headers)  # type: ignore[arg-type]
+        return cls(body, FORM_CONTENT_TYPE, "POST", url, headers)
 
     @classmethod
     def json(
-        cls, body: str | bytes | Mapping[str, Any] | list[Any], *, url: str | None = None,
+        cls,
+        body: str | bytes | Mapping[str, Any] | list[Any],
+        *,
+        url: str | None = None,
         headers: Headers | None = None,
     ) -> MessageSource:
         """A JSON POST; a mapping or list is serialised for you."""
         raw = body if isinstance(body, (str, bytes)) else _json.dumps(body)
-        return cls(raw, JSON_CONTENT_TYPE, "POST", url, headers)  # type: ignore[arg-type]
+        return cls(raw, JSON_CONTENT_TYPE, "POST", url, headers)
 
     @classmethod
-    def text(cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None) -> MessageSource:
-        return cls(body, TEXT_CONTENT_TYPE, "POST", url, headers)  # type: ignore[arg-type]
+    def text(
+        cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
+    ) -> MessageSource:
+        return cls(body, TEXT_CONTENT_TYPE, "POST", url, headers)
 
     @classmethod
-    def binary(cls, body: bytes, *, content_type: str = BINARY_CONTENT_TYPE, url: str | None = None,
-               headers: Headers | None = None) -> MessageSource:
-        return cls(body, content_type, "POST", url, headers)  # type: ignore[arg-type]
+    def binary(
+        cls,
+        body: bytes,
+        *,
+        content_type: str = BINARY_CONTENT_TYPE,
+        url: str | None = None,
+        headers: Headers | None = None,
+    ) -> MessageSource:
+        return cls(body, content_type, "POST", url, headers)
 
     @classmethod
-    def xml(cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None) -> MessageSource:
-        return cls(body, XML_CONTENT_TYPE, "POST", url, headers)  # type: ignore[arg-type]
+    def xml(
+        cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
+    ) -> MessageSource:
+        return cls(body, XML_CONTENT_TYPE, "POST", url, headers)
 
     # -- reading --------------------------------------------------------------------------
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -88,7 +101,7 @@ class MessageSource:
 
     @property
     def media_type(self) -> str:
-        """The content type without parameters, lower case (``application/x-www-form-urlencoded``)."""
+        """The content type without its parameters, in lower case (e.g. ``text/xml``)."""
         return self.content_type.split(";", 1)[0].strip().lower()
 
     def text_body(self) -> str:
@@ -107,8 +120,9 @@ class MessageSource:
         if not text:
             return []
         try:
-            items = parse_qsl(text, keep_blank_values=True, strict_parsing=True,
-                              encoding="utf-8", errors="strict")
+            items = parse_qsl(
+                text, keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict"
+            )
         except (ValueError, UnicodeDecodeError):
             raise InvalidSourceData("the body is not a well-formed form (name=value&...)") from None
         return items

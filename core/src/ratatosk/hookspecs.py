@@ -8,7 +8,7 @@ in docs/plugins.md; a meta-test fails when one is not documented there or not te
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -26,7 +26,7 @@ _impl = pluggy.HookimplMarker(PROJECT_NAME)
 
 def hookspec(function: F) -> F:
     """Mark a hook specification (typed: the function keeps its signature)."""
-    return cast(F, _spec(function))
+    return _spec(function)
 
 
 def hookimpl(
@@ -39,8 +39,13 @@ def hookimpl(
     specname: str | None = None,
 ) -> Any:
     """Mark a hook implementation; usable bare (``@hookimpl``) or with options."""
-    marker = _impl(tryfirst=tryfirst, trylast=trylast, hookwrapper=hookwrapper,
-                   wrapper=wrapper, specname=specname)
+    marker = _impl(
+        tryfirst=tryfirst,
+        trylast=trylast,
+        hookwrapper=hookwrapper,
+        wrapper=wrapper,
+        specname=specname,
+    )
     if function is None:
         return marker
     return marker(function)
@@ -62,9 +67,7 @@ def ratatosk_before_send(connector: Connector, message: Message) -> Message | No
 
 
 @hookspec
-def ratatosk_after_send(
-    connector: Connector, message: Message, result: Result[SendResult]
-) -> None:
+def ratatosk_after_send(connector: Connector, message: Message, result: Result[SendResult]) -> None:
     """Called after every send attempt with the message sent and its result."""
 
 

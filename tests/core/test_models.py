@@ -1,0 +1,247 @@
+"""The message model: endpoints, contents, Message and MessageBuilder (with the seed's examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from ratatosk import (
+    Endpoint,
+    EndpointType,
+    LocationContent,
+    MediaContent,
+    MediaType,
+    Message,
+    MessageBuilder,
+    MessageContentType,
+    MessageProperties,
+    MultipartContent,
+    TemplateContent,
+    TextContent,
+)
+from ratatosk._models import CONTENT_CLASSES, new_message_id
+
+
+def test_seed_text_sms() -> None:
+    message = (
+        MessageBuilder()
+        .with_id("sms-1")
+        .from_phone("+15550001111")
+        .to_phone("+15550002222")
+        .with_text("Hello from Twilio SMS")
+        .build()
+    )
+    assert message.id == "sms-1"
+    assert message.sender == Endpoint(EndpointType.PHONE_NUMBER, "+15550001111")
+    assert message.receiver == Endpoint(EndpointType.PHONE_NUMBER, "+15550002222")
+    assert message.content == TextContent("Hello from Twilio SMS")
+    assert message.text == "Hello from Twilio SMS"
+    assert message.media == ()
+    assert message.properties == {}
+
+
+def test_seed_mms() -> None:
+    media = MediaContent(MediaType.IMAGE, "photo.jpg", "https://example.com/photo.jpg")
+    message = (
+        MessageBuilder()
+        .with_id("mms-1")
+        .from_phone("+15550001111")
+        .to_phone("+15550002222")
+        .with_content(media)
+        .build()
+    )
+    assert message.content is media
+    assert message.media == (media,)
+    assert message.text is None
+    assert (media.media_type, media.file_name, media.file_url) == (
+        MediaType.IMAGE, "photo.jpg", "https://example.com/photo.jpg")
+    assert media.data is None and media.content_type is None
+    assert media.kind is MessageContentType.MEDIA
+
+
+def test_seed_custom_validity() -> None:
+    message = (
+        MessageBuilder()
+        .from_phone("+15550001111")
+        .to_phone("+15550002222")
+        .with_text("Time-sensitive message")
+        .with_validity_period(300)
+        .with_max_price(0.01)
+        .build()
+    )
+    assert message.properties == {"ValidityPeriod": 300, "MaxPrice": Decimal("0.01")}
+    # 0.01 as a float is not exactly 0.01: the builder keeps the decimal the user wrote
+    assert str(message.properties["MaxPrice"]) == "0.01"
+    assert len(message.id) == 32 and int(message.id, 16) >= 0
+
+
+@pytest.mark.parametrize("price", [0.01, "0.01", Decimal("0.01")])
+def test_max_price_accepts_float_text_and_decimal(price: float | str | Decimal) -> None:
+    message = MessageBuilder().with_max_price(price).build()
+    assert message.properties[MessageProperties.MAX_PRICE] == Decimal("0.01")
+
+
+def test_property_helpers() -> None:
+    when = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    message = (
+        MessageBuilder()
+        .with_provide_callback()
+        .with_smart_encoded(False)
+        .with_status_callback("https://example.com/cb")
+        .with_send_at(when)
+        .with_property("Custom", [1, 2])
+        .build()
+    )
+    assert message.properties == {
+        "ProvideCallback": True,
+        "SmartEncoded": False,
+        "StatusCallback": "https://example.com/cb",
+        "SendAt": when,
+        "ScheduleType": "fixed",
+        "Custom": [1, 2],
+    }
+
+
+def test_send_at_keeps_an_explicit_schedule_type() -> None:
+    message = (MessageBuilder().with_property("ScheduleType", "other")
+               .with_send_at("2030-01-01T00:00:00Z").build())
+    assert message.properties["ScheduleType"] == "other"
+    assert message.properties["SendAt"] == "2030-01-01T00:00:00Z"
+
+
+def test_with_property_overwrites() -> None:
+    message = MessageBuilder().with_property("A", 1).with_property("A", 2).build()
+    assert message.properties == {"A": 2}
+
+
+def test_endpoints_from_builder() -> None:
+    sender = Endpoint(EndpointType.EMAIL_ADDRESS, "a@example.com")
+    receiver = Endpoint("user_id", "u-1")
+    message = MessageBuilder().from_endpoint(sender).to_endpoint(receiver).build()
+    assert message.sender is sender
+    assert message.receiver == Endpoint(EndpointType.USER_ID, "u-1")
+    assert receiver.type is EndpointType.USER_ID
+
+
+def test_text_plus_media_becomes_multipart() -> None:
+    message = (
+        MessageBuilder()
+        .with_text("Look")
+        .with_media("https://example.com/a/cat.jpg")
+        .with_media("https://example.com/b.mp4", MediaType.VIDEO, "clip.mp4",
+                    content_type="video/mp4")
+        .build()
+    )
+    content = message.content
+    assert isinstance(content, MultipartContent)
+    assert content.parts == (
+        TextContent("Look"),
+        MediaContent(MediaType.IMAGE, "cat.jpg", "https://example.com/a/cat.jpg"),
+        MediaContent(MediaType.VIDEO, "clip.mp4", "https://example.com/b.mp4",
+                     content_type="video/mp4"),
+    )
+    assert message.text == "Look"
+    assert [m.file_name for m in message.media] == ["cat.jpg", "clip.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("https://example.com/", None),
+        ("https://example.com", None),
+        ("https://cdn.example.com/p/cat%20pic.jpg?sig=abc&x=1#frag", "cat pic.jpg"),
+        ("https://example.com/files/report.pdf/", "report.pdf"),
+    ],
+)
+def test_with_media_derives_the_file_name_from_the_url_path(url: str, name: str | None) -> None:
+    message = MessageBuilder().with_media(url, "audio").build()
+    assert message.content == MediaContent(MediaType.AUDIO, name, url)
+
+
+def test_with_content_multipart_is_flattened_into_the_parts() -> None:
+    multipart = MultipartContent([TextContent("a"), TextContent("b")])
+    message = MessageBuilder().with_text("first").with_content(multipart).build()
+    assert isinstance(message.content, MultipartContent)
+    assert message.content.parts == (TextContent("first"), TextContent("a"), TextContent("b"))
+    assert message.text == "first\na\nb"
+
+
+def test_template_and_location() -> None:
+    template = MessageBuilder().with_template("HX1", {"1": "Ann"}).build()
+    assert template.content == TemplateContent("HX1", {"1": "Ann"})
+    location = MessageBuilder().with_location(59.9, 10.7, label="Oslo").build()
+    assert location.content == LocationContent(59.9, 10.7, "Oslo", None)
+
+
+def test_build_without_content_and_a_fresh_id_each_time() -> None:
+    builder = MessageBuilder().to_phone("+1")
+    first, second = builder.build(), builder.build()
+    assert first.content is None
+    assert first.id != second.id
+    assert first.properties is not second.properties
+
+
+def test_built_messages_do_not_share_state_with_the_builder() -> None:
+    builder = MessageBuilder().with_text("a").with_property("P", 1)
+    message = builder.build()
+    builder.with_property("P", 2)
+    assert message.properties == {"P": 1}
+
+
+def test_message_is_frozen() -> None:
+    message = Message()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        message.id = "x"  # type: ignore[misc]
+
+
+def test_message_defaults_and_properties_copy() -> None:
+    source = {"A": 1}
+    message = Message(properties=source)
+    source["A"] = 2
+    assert message.properties == {"A": 1}
+    assert Message(properties=None).properties == {}
+
+
+def test_invalid_values_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        Endpoint("carrier_pigeon", "x")
+    with pytest.raises(TypeError):
+        Endpoint(EndpointType.PHONE_NUMBER, 15550001111)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        TextContent(5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        MediaContent("hologram")
+    with pytest.raises(TypeError):
+        Message(id=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        LocationContent("north", 10.7)
+
+
+def test_endpoint_helpers() -> None:
+    endpoint = Endpoint.phone("+15550001111")
+    assert endpoint.type is EndpointType.PHONE_NUMBER
+    assert str(endpoint) == "+15550001111"
+
+
+@pytest.mark.parametrize(
+    ("mime", "expected"),
+    [("image/png", MediaType.IMAGE), ("AUDIO/ogg", MediaType.AUDIO), ("video/mp4", MediaType.VIDEO),
+     ("application/pdf", MediaType.FILE), (None, MediaType.FILE), ("", MediaType.FILE)],
+)
+def test_media_type_from_content_type(mime: str | None, expected: MediaType) -> None:
+    assert MediaType.from_content_type(mime) is expected
+
+
+def test_every_content_class_has_a_distinct_kind() -> None:
+    kinds = [cls.kind for cls in CONTENT_CLASSES]
+    assert len(set(kinds)) == len(kinds)
+    assert all(isinstance(k, MessageContentType) for k in kinds)
+
+
+def test_message_ids_are_unique_hex() -> None:
+    ids = {new_message_id() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
