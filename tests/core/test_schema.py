@@ -303,11 +303,16 @@ def test_resolve_settings_applies_defaults_and_lists_every_declared_parameter() 
 
 
 def test_resolve_settings_marks_schema_sensitive_parameters() -> None:
-    settings = ConnectionSettings(GOOD).set_parameter("ApiKey", "alpha")
-    assert not settings.is_sensitive("ApiKey")
-    assert BASE.resolve_settings(settings).is_success
-    assert settings.is_sensitive("ApiKey")
-    assert "alpha" not in repr(settings)
+    schema = BASE.derive()
+    schema = type(schema)(**{**{f: getattr(schema, f) for f in ("provider", "type", "version")},
+                             "parameters": [*schema.parameters,
+                                            ChannelParameter("Signing", sensitive=True)],
+                             "strict": False})
+    settings = ConnectionSettings(GOOD).set_parameter("Signing", "alpha-signing")
+    assert not settings.is_sensitive("Signing")
+    assert schema.resolve_settings(settings).is_success
+    assert settings.is_sensitive("Signing")
+    assert "alpha-signing" not in repr(settings)
 
 
 def test_validate_settings_rejects_non_mappings() -> None:
