@@ -1,0 +1,392 @@
+"""send_batch: any (async) iterable, bounded concurrency, exactly-once results, bounded memory,
+per-message errors, early close; and the blocking twin's thread-pool batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import threading
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pluggy
+import pytest
+
+import ratatosk.hookspecs
+from ratatosk import (
+    COMMON_PARAMETERS,
+    BatchSendResult,
+    ChannelCapability,
+    ChannelEndpoint,
+    ChannelParameter,
+    ChannelSchema,
+    Connector,
+    ConnectorErrorCodes,
+    Endpoint,
+    EndpointType,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Message,
+    MessageBuilder,
+    MessageContentType,
+    MessageStatus,
+    Result,
+    SendResult,
+    TextContent,
+    hookimpl,
+)
+
+BULK = ChannelSchema(
+    "bulk", "sms", "1.0",
+    capabilities=ChannelCapability.SEND_MESSAGES | ChannelCapability.BULK_MESSAGING,
+    content_types=(MessageContentType.PLAIN_TEXT,),
+    endpoints=(ChannelEndpoint(EndpointType.PHONE_NUMBER),),
+    parameters=(ChannelParameter("BaseUrl", default="http://bulk.test"), *COMMON_PARAMETERS),
+)
+OK = HttpResponse(201, {}, b"")
+
+
+class Bulk(Connector):
+    """A throwaway connector: sends the text as the body; the remote id echoes it."""
+
+    default_schema = BULK
+
+    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+        text = message.text or ""
+        if text == "raise":
+            raise RuntimeError("flow bug")
+        yield HttpRequest("POST", "http://bulk.test/send", content=text.encode())
+        return Result.ok(SendResult(message.id, text, MessageStatus.SENT))
+
+
+class Gate:
+    """An async transport that measures how many requests are in flight at once."""
+
+    def __init__(
+        self, *, hold: asyncio.Event | None = None, pass_first: int = 0, spins: int = 3
+    ) -> None:
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.cancelled = 0
+        self.hold = hold
+        self.pass_first = pass_first
+        self.spins = spins
+
+    async def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.hold is not None and self.calls > self.pass_first:
+                await self.hold.wait()
+            # a request whose body is "slowN" takes N extra loop turns
+            body = request.content.decode()
+            extra = int(body[4:]) if body.startswith("slow") else 0
+            for _ in range(self.spins + extra):
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        return OK
+
+    async def aclose(self) -> None:
+        pass
+
+
+class ThreadGate:
+    """A blocking transport that measures concurrent requests across threads."""
+
+    def __init__(self, delay: float = 0.002) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.threads: set[int] = set()
+        self.delay = delay
+
+    def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.threads.add(threading.get_ident())
+        try:
+            time.sleep(self.delay)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        return OK
+
+    def close(self) -> None:
+        pass
+
+
+def fresh_pm() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("ratatosk")
+    pm.add_hookspecs(ratatosk.hookspecs)
+    return pm
+
+
+def msg(text: str) -> Message:
+    return MessageBuilder().to_phone("+15550002222").with_text(text).build()
+
+
+def bulk(transport: Any = None, *, pm: pluggy.PluginManager | None = None) -> Bulk:
+    if isinstance(transport, ThreadGate):
+        return Bulk(sync_transport=transport, plugin_manager=pm or fresh_pm())
+    return Bulk(async_transport=transport or Gate(), plugin_manager=pm or fresh_pm())
+
+
+def check_exactly_once(results: list[BatchSendResult], messages: list[Message]) -> None:
+    assert sorted(r.index for r in results) == list(range(len(messages)))
+    for r in results:
+        assert r.message_id == messages[r.index].id
+        assert r.result.unwrap().remote_message_id == messages[r.index].text
+
+
+# -- async -------------------------------------------------------------------------------------
+
+
+async def test_a_list_gives_one_result_per_message() -> None:
+    messages = [msg(f"m{i}") for i in range(40)]
+    results = [r async for r in bulk().send_batch(messages, concurrency=4)]
+    check_exactly_once(results, messages)
+
+
+async def test_an_async_iterable_gives_one_result_per_message() -> None:
+    messages = [msg(f"m{i}") for i in range(40)]
+
+    async def produce() -> AsyncIterator[Message]:
+        for m in messages:
+            await asyncio.sleep(0)
+            yield m
+
+    results = [r async for r in bulk().send_batch(produce(), concurrency=7)]
+    check_exactly_once(results, messages)
+
+
+async def test_an_empty_input_yields_nothing() -> None:
+    c = bulk()
+    assert [r async for r in c.send_batch([])] == []
+    assert [r async for r in c.send_batch(iter([]))] == []
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 16])
+async def test_at_most_concurrency_sends_are_in_flight(concurrency: int) -> None:
+    gate = Gate()
+    messages = (msg(f"m{i}") for i in range(100))
+    count = 0
+    async for _ in bulk(gate).send_batch(messages, concurrency=concurrency):
+        count += 1
+    assert count == 100
+    assert gate.max_in_flight == concurrency
+
+
+async def test_results_come_in_completion_order() -> None:
+    messages = [msg("slow50"), msg("a"), msg("b")]
+    results = [r async for r in bulk().send_batch(messages, concurrency=3)]
+    assert [r.index for r in results][-1] == 0
+
+
+async def test_the_input_is_pulled_lazily() -> None:
+    pulled = 0
+
+    def produce() -> Iterator[Message]:
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            yield msg(f"m{i}")
+
+    batch = bulk().send_batch(produce(), concurrency=4)
+    first = await anext(batch)
+    assert first.is_success
+    # the workers (4), the bounded result queue (4) and the one being handed over
+    assert pulled <= 9
+    await batch.aclose()
+    assert pulled <= 9
+
+
+async def test_ten_thousand_messages_each_get_exactly_one_result() -> None:
+    messages = [msg(str(i)) for i in range(10_000)]
+    results = [r async for r in bulk(Gate(spins=1)).send_batch(messages, concurrency=32)]
+    assert len(results) == 10_000
+    check_exactly_once(results, messages)
+
+
+async def test_memory_stays_bounded_for_a_large_generator() -> None:
+    receiver = Endpoint.phone("+15550002222")
+
+    def produce(n: int) -> Iterator[Message]:
+        for i in range(n):  # fresh, small messages (tracemalloc makes building them slow)
+            yield Message(str(i), None, receiver, TextContent(str(i)))
+
+    async def peak_for(n: int) -> tuple[int, int]:
+        c = bulk(Gate(spins=0))
+        async for _ in c.send_batch(produce(10)):  # warm up: initialize, caches
+            pass
+        gc.collect()
+        tracemalloc.start()
+        try:
+            count = 0
+            async for item in c.send_batch(produce(n), concurrency=16):
+                count += item.is_success
+            return count, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small_count, small_peak = await peak_for(1_000)
+    count, peak = await peak_for(20_000)
+    assert (small_count, count) == (1_000, 20_000)
+    # holding 20,000 messages or results would take megabytes; bounded, the peak does not grow
+    assert peak < 1_000_000
+    assert peak < small_peak * 2 + 100_000
+
+
+async def test_closing_early_cancels_the_sends_in_flight() -> None:
+    gate = Gate(hold=asyncio.Event(), pass_first=1)  # one send passes, the others hang
+    c = bulk(gate)
+    before = asyncio.all_tasks()
+    messages = [msg(str(i)) for i in range(50)]
+    async with contextlib.aclosing(c.send_batch(messages, concurrency=5)) as results:
+        first = await anext(results)
+        assert first.is_success
+        while gate.in_flight < 5:
+            await asyncio.sleep(0)
+    assert gate.in_flight == 0
+    assert gate.cancelled == 5
+    assert gate.calls == 6
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() == before
+
+
+async def test_a_raising_hook_or_flow_fails_only_that_message() -> None:
+    class Picky:
+        @hookimpl
+        def ratatosk_before_send(self, connector: Connector, message: Message) -> None:
+            if message.text == "hook":
+                raise ValueError("hook bug")
+
+    pm = fresh_pm()
+    pm.register(Picky())
+    c = bulk(pm=pm)
+    items: list[Any] = [msg("a"), msg("hook"), msg("raise"), "not a message", msg(""), msg("b")]
+    results = {r.index: r async for r in c.send_batch(items, concurrency=3)}
+    assert sorted(results) == list(range(6))
+    assert results[0].is_success and results[5].is_success
+    for index in (1, 2, 3):
+        error = results[index].result.error
+        assert error is not None
+        assert error.code == ConnectorErrorCodes.SEND_BATCH_ERROR
+        assert error.domain == ConnectorErrorCodes.DOMAIN
+    assert results[3].message_id == ""
+    assert results[1].message_id == items[1].id
+    invalid = results[4].result.error
+    assert invalid is not None and invalid.code == ConnectorErrorCodes.MESSAGE_VALIDATION_FAILED
+
+
+async def test_an_input_that_raises_finishes_what_was_taken_then_raises() -> None:
+    def produce() -> Iterator[Message]:
+        for i in range(5):
+            yield msg(str(i))
+        raise LookupError("input broke")
+
+    async def aproduce() -> AsyncIterator[Message]:
+        for i in range(5):
+            yield msg(str(i))
+        raise LookupError("input broke")
+
+    for source in (produce(), aproduce()):
+        seen: list[int] = []
+        with pytest.raises(LookupError):
+            async for item in bulk().send_batch(source, concurrency=2):
+                seen.append(item.index)
+        assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+async def test_an_initialization_failure_gives_each_item_the_error() -> None:
+    c = Bulk(settings={"Timeout": "never"}, async_transport=Gate(), plugin_manager=fresh_pm())
+    messages = [msg("a"), msg("b")]
+    results = [r async for r in c.send_batch(iter(messages))]
+    assert [r.index for r in results] == [0, 1]
+    assert [r.message_id for r in results] == [m.id for m in messages]
+    assert all(r.result.error is not None and r.result.error.code == "INVALID_CONFIGURATION"
+               for r in results)
+
+
+async def test_a_non_iterable_input_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        async for _ in bulk().send_batch(42):  # type: ignore[arg-type]
+            pass
+
+
+# -- blocking ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", [2, 6])
+def test_blocking_batches_use_at_most_concurrency_threads(concurrency: int) -> None:
+    gate = ThreadGate()
+    messages = [msg(str(i)) for i in range(60)]
+    results = list(bulk(gate).blocking().send_batch(iter(messages), concurrency=concurrency))
+    check_exactly_once(results, messages)
+    assert 1 < gate.max_in_flight <= concurrency
+    assert threading.get_ident() not in gate.threads
+
+
+def test_a_blocking_batch_with_concurrency_one_runs_in_the_calling_thread() -> None:
+    gate = ThreadGate(delay=0)
+    messages = [msg(str(i)) for i in range(20)]
+    results = list(bulk(gate).blocking().send_batch(messages, concurrency=1))
+    assert [r.index for r in results] == list(range(20))
+    check_exactly_once(results, messages)
+    assert gate.threads == {threading.get_ident()}
+
+
+def test_a_blocking_batch_gives_exactly_once_results_for_many_messages() -> None:
+    gate = ThreadGate(delay=0)
+    messages = [msg(str(i)) for i in range(3_000)]
+    results = list(bulk(gate).blocking().send_batch(m for m in messages))
+    check_exactly_once(results, messages)
+
+
+def test_closing_a_blocking_batch_early_stops_sending() -> None:
+    gate = ThreadGate(delay=0.005)
+    before = threading.active_count()
+    batch = bulk(gate).blocking().send_batch((msg(str(i)) for i in range(500)), concurrency=4)
+    first = next(batch)
+    assert first.is_success
+    batch.close()
+    calls = gate.calls
+    assert calls < 20
+    time.sleep(0.02)
+    assert gate.calls == calls  # nothing more is sent after close
+    assert gate.in_flight == 0
+    assert threading.active_count() <= before
+
+
+def test_a_blocking_batch_reports_item_errors_and_input_failures() -> None:
+    def produce() -> Iterator[Any]:
+        yield msg("a")
+        yield "oops"
+        yield msg("raise")
+        raise LookupError("input broke")
+
+    for concurrency in (1, 3):
+        seen: dict[int, BatchSendResult] = {}
+        with pytest.raises(LookupError):
+            for item in bulk(ThreadGate(delay=0)).blocking().send_batch(
+                    produce(), concurrency=concurrency):
+                seen[item.index] = item
+        assert sorted(seen) == [0, 1, 2]
+        assert seen[0].is_success
+        for index in (1, 2):
+            error = seen[index].result.error
+            assert error is not None and error.code == ConnectorErrorCodes.SEND_BATCH_ERROR
+    with pytest.raises(TypeError):
+        list(bulk(ThreadGate()).blocking().send_batch(42))  # type: ignore[arg-type]
