@@ -89,6 +89,9 @@ _LAZY: dict[str, str] = {
     "connect": "._connect",
     "get_plugin_manager": "._plugins",
     "list_providers": "._plugins",
+    "list_failures": "._plugins",
+    "register_plugin": "._plugins",
+    "unregister_plugin": "._plugins",
     "get_connector_class": "._plugins",
     "unstructure": "._serialization",
     "structure": "._serialization",
@@ -145,7 +148,16 @@ if TYPE_CHECKING:
         get_plugin_manager as get_plugin_manager,
     )
     from ._plugins import (
+        list_failures as list_failures,
+    )
+    from ._plugins import (
         list_providers as list_providers,
+    )
+    from ._plugins import (
+        register_plugin as register_plugin,
+    )
+    from ._plugins import (
+        unregister_plugin as unregister_plugin,
     )
     from ._schema import (
         COMMON_PARAMETERS as COMMON_PARAMETERS,

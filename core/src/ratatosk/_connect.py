@@ -1,0 +1,170 @@
+"""``ratatosk.connect``: a connector from a provider id or a DSN, found through the plugins.
+
+Construction errors (an unknown provider, a malformed DSN, an unknown preset) are configuration
+mistakes made once at start-up, so :func:`connect` raises :class:`~ratatosk.MessagingError` for
+them. The connector's operations then return results, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import MessagingError, MessagingErrorCodes, messaging_error
+from ._settings import ConnectionSettings, Dsn, SettingsParseError
+
+if TYPE_CHECKING:
+    from ._connector import Connector
+    from ._schema import ChannelSchema
+
+SettingsLike = ConnectionSettings | Mapping[str, Any] | str
+
+_CONNECTOR_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*(/[A-Za-z][A-Za-z0-9_.-]*)?")
+
+
+def _not_found(what: str, available: list[str]) -> MessagingError:
+    from ._plugins import list_failures
+
+    listing = ", ".join(available) if available else "none (no provider plugin is installed)"
+    message = f"no connector {what} is installed; available: {listing}"
+    failures = list_failures()
+    if failures:
+        message += "; plugins that failed to load: " + ", ".join(sorted({f.name for f in failures}))
+    return MessagingError(messaging_error(MessagingErrorCodes.CONNECTOR_NOT_FOUND, message,
+                                          details={"target": what, "available": available}))
+
+
+def _invalid(message: str) -> MessagingError:
+    return MessagingError(messaging_error(MessagingErrorCodes.INVALID_CONFIGURATION, message))
+
+
+def resolve_connector_class(provider: str, connector_type: str | None) -> type[Connector]:
+    """The connector class for ``provider`` and ``connector_type`` (the provider's default
+    connector when ``connector_type`` is None); raises ``MessagingError`` (CONNECTOR_NOT_FOUND)."""
+    from ._plugins import get_registry
+
+    registry = get_registry()
+    if connector_type is None:
+        cls = registry.default_for(provider)
+        what = repr(provider)
+    else:
+        cls = registry.get(f"{provider}/{connector_type}")
+        what = repr(f"{provider}/{connector_type}".lower())
+    if cls is None:
+        raise _not_found(what, registry.ids())
+    return cls
+
+
+def resolve_schema(cls: type[Connector], schema: ChannelSchema | str | None) -> ChannelSchema:
+    """The schema to use: the default, a preset chosen by name, or the schema given."""
+    from ._schema import ChannelSchema
+
+    if schema is None:
+        return cls.default_schema
+    if isinstance(schema, ChannelSchema):
+        return schema
+    if not isinstance(schema, str):
+        raise TypeError(f"schema must be a ChannelSchema or a preset name, not {type(schema)!r}")
+    presets: Mapping[str, ChannelSchema] = cls.presets or {}
+    if schema in presets:
+        return presets[schema]
+    folded = {name.lower(): value for name, value in presets.items()}
+    if schema.lower() in folded:
+        return folded[schema.lower()]
+    default_name = cls.default_schema.name
+    if default_name is not None and schema.lower() == default_name.lower():
+        return cls.default_schema
+    names = ", ".join(sorted(presets)) or "none"
+    connector_id = f"{cls.provider}/{cls.connector_type}"
+    raise _invalid(f"{connector_id} has no preset {schema!r}; presets: {names}")
+
+
+def _auth_parameter_names(schema: ChannelSchema) -> tuple[str | None, str | None]:
+    from ._schema import AuthenticationFieldRole
+
+    if not schema.authentication:
+        return None, None
+    auth = schema.authentication[0]
+    return (auth.field_for(AuthenticationFieldRole.PRINCIPAL),
+            auth.field_for(AuthenticationFieldRole.CREDENTIAL))
+
+
+def _to_settings(settings: SettingsLike | None) -> ConnectionSettings:
+    if settings is None:
+        return ConnectionSettings()
+    if isinstance(settings, ConnectionSettings):
+        return settings.copy()
+    if isinstance(settings, str):
+        try:
+            return ConnectionSettings.parse(settings)
+        except SettingsParseError as exc:
+            raise _invalid(f"the settings string is malformed: {exc}") from None
+    if isinstance(settings, Mapping):
+        return ConnectionSettings(settings)
+    raise TypeError("settings must be ConnectionSettings, a mapping or a 'K=V;...' string, "
+                    f"not {type(settings).__name__}")
+
+
+def connect(
+    target: str,
+    settings: SettingsLike | None = None,
+    *,
+    schema: ChannelSchema | str | None = None,
+    **options: Any,
+) -> Connector:
+    """A connector for ``target``, found through the installed plugins.
+
+    ``target`` is a connector id (``"twilio/sms"``), a provider name (``"twilio"``: its default
+    connector) or a DSN (``"twilio://ACxxx:token@default?MessagingServiceSid=MGxxx"``,
+    ``"twilio+whatsapp://..."``). In a DSN the user and password go to the parameters the
+    connector's schema names as principal and credential, host ``default`` means the provider's
+    own endpoint and any other host becomes ``BaseUrl``; query options become parameters.
+    ``settings`` (``ConnectionSettings``, a mapping or a ``K=V;...`` string) override DSN values.
+    ``schema`` is a :class:`~ratatosk.ChannelSchema` or a preset's name (``"SimpleSms"``).
+    Other keyword arguments (``http_transport=...``) go to the connector's constructor.
+
+    The connector initializes itself on first use (or ``await connector.initialize()``);
+    ``connector.blocking()`` gives the synchronous view.
+
+    Raises :class:`~ratatosk.MessagingError` with code ``CONNECTOR_NOT_FOUND`` for an unknown
+    provider or connector (the message lists those available) and ``INVALID_CONFIGURATION`` for
+    a malformed DSN or settings string or an unknown preset (never quoting a secret).
+    """
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a string, not {type(target).__name__}")
+    text = target.strip()
+    if not text:
+        raise _invalid("the connect target is empty: use 'provider/type' or a DSN")
+    dsn: Dsn | None = None
+    if "://" in text:
+        try:
+            dsn = Dsn.parse(text)
+        except SettingsParseError as exc:
+            raise _invalid(f"the DSN is malformed: {exc}") from None
+        cls = resolve_connector_class(dsn.provider, dsn.connector_type)
+    else:
+        if not _CONNECTOR_ID.fullmatch(text):
+            # never echo the text: a DSN typed without '://' holds a secret
+            hint = " (a DSN needs '://')" if any(c in text for c in ":@?") else ""
+            raise _invalid(f"the connect target is not a connector id{hint}: use "
+                           "'provider/type', 'provider' or a DSN such as provider://user:secret@default")
+        provider, _slash, connector_type = text.partition("/")
+        cls = resolve_connector_class(provider, connector_type or None)
+
+    chosen = resolve_schema(cls, schema)
+    merged = ConnectionSettings()
+    if dsn is not None:
+        principal, credential = _auth_parameter_names(chosen)
+        if principal is None and credential is None:
+            principal, credential = _auth_parameter_names(cls.default_schema)
+        try:
+            merged = ConnectionSettings.from_dsn(dsn, principal=principal, credential=credential)
+        except SettingsParseError as exc:
+            raise _invalid(f"the DSN does not fit {cls.provider}/{cls.connector_type}: {exc}") \
+                from None
+    merged = merged.merged(_to_settings(settings))
+    sensitive = [p.name for p in (*cls.default_schema.parameters, *chosen.parameters)
+                 if p.sensitive]
+    merged.mark_sensitive(*sensitive)
+    return cls(chosen, merged, **options)
