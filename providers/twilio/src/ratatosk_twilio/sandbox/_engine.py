@@ -1,0 +1,411 @@
+"""The sandbox's state and message life cycle: creation, status progression, callbacks, inbound.
+
+Runs on the sandbox's event loop thread only (the public facade hops there).
+
+Status paths (the first status is ``queued``, ``accepted`` with a Messaging Service, or
+``scheduled`` with ``SendAt``; ``accepted``/``scheduled`` then go to ``queued``):
+
+* SMS/MMS: queued -> sending -> sent -> delivered
+* WhatsApp (``whatsapp:`` To): queued -> sent -> delivered
+* designated To numbers (also as ``whatsapp:+...``):
+  ``+15005550010`` -> ... sent -> undelivered (30003 Unreachable destination handset);
+  ``+15005550011`` -> queued -> failed (30006 Landline or unreachable carrier);
+  ``+15005550012`` on WhatsApp -> ... delivered -> read
+* a message whose wait in its sender's queue exceeds its ``ValidityPeriod`` -> queued -> failed
+  (30001 Queue overflow)
+
+A message sent through a Messaging Service without ``From`` gets ``+15005550006`` (or
+``whatsapp:+15005550006``) from the "sender pool" when it is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from xml.etree import ElementTree
+
+from ._callbacks import CallbackDispatcher
+from ._errors import catalogue_message
+from ._models import CallbackRecord, InboundDelivery, SandboxMessage
+from ._store import (
+    API_VERSION,
+    MediaRecord,
+    MessageRecord,
+    MessageStore,
+    SenderQueues,
+    body_metrics,
+    channel_of,
+    guess_content_type,
+    new_sid,
+)
+
+__all__ = ["Engine"]
+
+_log = logging.getLogger("ratatosk_twilio.sandbox")
+
+UNDELIVERED_TO = "+15005550010"
+FAILED_TO = "+15005550011"
+READ_TO = "+15005550012"
+POOL_NUMBER = "+15005550006"
+
+PROGRESSIONS = ("immediate", "realtime", "manual")
+_PRICE = {"sms": 0.0079, "mms": 0.02, "whatsapp": 0.005}
+
+
+def plan_path(record: MessageRecord, *, expired: bool = False) -> list[tuple[str, int | None]]:
+    """The statuses a message goes through after its first one."""
+    steps: list[tuple[str, int | None]] = []
+    if record.status != "queued":
+        steps.append(("queued", None))
+    number = record.to[9:] if record.to.startswith("whatsapp:") else record.to
+    if expired:
+        steps.append(("failed", 30001))
+        return steps
+    if number == FAILED_TO:
+        steps.append(("failed", 30006))
+        return steps
+    whatsapp = record.channel == "whatsapp"
+    if not whatsapp:
+        steps.append(("sending", None))
+    steps.append(("sent", None))
+    if number == UNDELIVERED_TO:
+        steps.append(("undelivered", 30003))
+        return steps
+    steps.append(("delivered", None))
+    if whatsapp and number == READ_TO:
+        steps.append(("read", None))
+    return steps
+
+
+def _callback_params(record: MessageRecord, now: float) -> list[tuple[str, str]]:
+    status = record.status
+    params = [
+        ("SmsSid", record.sid),
+        ("SmsStatus", status),
+        ("MessageStatus", status),
+        ("To", record.to),
+    ]
+    if record.messaging_service_sid is not None:
+        params.append(("MessagingServiceSid", record.messaging_service_sid))
+    params += [
+        ("MessageSid", record.sid),
+        ("AccountSid", record.account_sid),
+        ("From", record.from_ or ""),
+        ("ApiVersion", API_VERSION),
+    ]
+    if record.error_code is not None and status in ("failed", "undelivered"):
+        params.append(("ErrorCode", str(record.error_code)))
+    if status in ("delivered", "undelivered"):
+        params.append(("RawDlrDoneDate", time.strftime("%y%m%d%H%M", time.gmtime(now))))
+    if record.channel == "whatsapp":
+        params += [
+            ("ChannelPrefix", "whatsapp"),
+            ("ChannelInstallSid", "XE" + record.account_sid[2:]),
+            ("ChannelToAddress", record.to[9:] if record.to.startswith("whatsapp:") else record.to),
+        ]
+        if status in ("sent", "delivered", "read", "failed", "undelivered"):
+            params.append(("EventType", status.upper()))
+    return params
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        progression: str,
+        step_delay: float,
+        messages_per_second: float | None,
+        inbound_webhook_url: str | None,
+        callback_timeout: float,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.mode = progression
+        self.step_delay = step_delay
+        self.inbound_webhook_url = inbound_webhook_url
+        self.store = MessageStore()
+        self.queues = SenderQueues(messages_per_second)
+        self.inflight: dict[str, MessageRecord] = {}
+        self.callbacks: list[CallbackRecord] = []
+        self.callbacks_changed = threading.Condition()
+        self.dispatcher = CallbackDispatcher(timeout=callback_timeout, on_record=self._record)
+        self.api_keys: dict[str, str] = {}
+        # Told about every stored message and status change (the CLI's --verbose log).
+        self.observer: Callable[[MessageRecord], None] | None = None
+
+    # callbacks --------------------------------------------------------------------------------
+
+    def _record(self, record: CallbackRecord) -> None:
+        with self.callbacks_changed:
+            self.callbacks.append(record)
+            self.callbacks_changed.notify_all()
+
+    # outbound ---------------------------------------------------------------------------------
+
+    def add_outbound(
+        self,
+        record: MessageRecord,
+        *,
+        dispatch_at: float,
+        expired: bool = False,
+    ) -> None:
+        """Store a newly created message and start its progression."""
+        self.store.add(record)
+        if self.observer is not None:
+            self.observer(record)
+        loop = asyncio.get_running_loop()
+        if record.status == "scheduled":
+            assert record.send_at is not None
+            delay = max(0.0, record.send_at - time.time())
+            record.timer = loop.call_later(delay, self._release, record)
+            return
+        record.path = plan_path(record, expired=expired)
+        record.step = 0
+        self._schedule(record, dispatch_at)
+
+    def _release(self, record: MessageRecord) -> None:
+        record.timer = None
+        record.path = plan_path(record)
+        record.step = 0
+        self._schedule(record, time.time())
+
+    def _schedule(self, record: MessageRecord, first_at: float) -> None:
+        if not record.path:
+            return
+        self.inflight[record.sid] = record
+        mode = self.mode
+        if mode == "manual":
+            return
+        loop = asyncio.get_running_loop()
+        delay = first_at - time.time()
+        if mode == "immediate":
+            if delay <= 0:
+                self._run_all(record)
+            else:
+                record.timer = loop.call_later(delay, self._run_all, record)
+        else:
+            record.timer = loop.call_later(max(self.step_delay, delay), self._tick, record)
+
+    def _run_all(self, record: MessageRecord) -> None:
+        record.timer = None
+        while self._step(record):
+            pass
+
+    def _tick(self, record: MessageRecord) -> None:
+        record.timer = None
+        if self._step(record):
+            record.timer = asyncio.get_running_loop().call_later(
+                self.step_delay, self._tick, record
+            )
+
+    def _step(self, record: MessageRecord) -> bool:
+        """Apply the next status of ``record``; True while more are ahead."""
+        if record.step < len(record.path):
+            status, code = record.path[record.step]
+            record.step += 1
+            self.transition(record, status, code)
+        if record.step < len(record.path):
+            return True
+        self.inflight.pop(record.sid, None)
+        return False
+
+    def transition(self, record: MessageRecord, status: str, error_code: int | None = None) -> None:
+        now = time.time()
+        record.status = status
+        record.date_updated = now
+        record.history.append(status)
+        if status == "queued" and record.from_ is None:
+            record.from_ = (
+                "whatsapp:" + POOL_NUMBER if record.channel == "whatsapp" else POOL_NUMBER
+            )
+        if status == "sending" or (status == "sent" and record.date_sent is None):
+            record.date_sent = now
+        if status == "sent":
+            # per segment; an MMS or WhatsApp message counts as one
+            record.price = f"-{_PRICE[record.channel] * record.num_segments:.5f}"
+            record.price_unit = "USD"
+        if error_code is not None:
+            record.error_code = error_code
+            record.error_message = catalogue_message(error_code)
+        if self.observer is not None:
+            self.observer(record)
+        if record.status_callback is not None:
+            self.dispatcher.enqueue(
+                record.status_callback,
+                _callback_params(record, now),
+                auth_token=self.auth_token,
+                message_sid=record.sid,
+                message_status=status,
+            )
+
+    def advance(self, sid: str | None = None) -> int:
+        """Move every in-flight message (or only ``sid``) one status on; how many moved."""
+        if sid is None:
+            targets = list(self.inflight.values())
+        else:
+            one = self.inflight.get(sid)
+            targets = [one] if one is not None else []
+        loop = asyncio.get_running_loop()
+        for record in targets:
+            if record.timer is not None:
+                record.timer.cancel()
+                record.timer = None
+            if self._step(record) and self.mode != "manual":
+                if self.mode == "realtime":
+                    record.timer = loop.call_later(self.step_delay, self._tick, record)
+                else:
+                    record.timer = loop.call_soon(self._run_all, record)
+        return len(targets)
+
+    def stop_progress(self, record: MessageRecord) -> None:
+        if record.timer is not None:
+            record.timer.cancel()
+            record.timer = None
+        record.path = []
+        record.step = 0
+        self.inflight.pop(record.sid, None)
+
+    def cancel(self, record: MessageRecord) -> None:
+        self.stop_progress(record)
+        self.transition(record, "canceled")
+
+    def delete(self, sid: str) -> bool:
+        record = self.store.delete(sid)
+        if record is None:
+            return False
+        self.stop_progress(record)
+        return True
+
+    def reset(self) -> None:
+        for record in self.store:
+            if record.timer is not None:
+                record.timer.cancel()
+                record.timer = None
+        self.store.clear()
+        self.inflight.clear()
+        self.queues.clear()
+        self.dispatcher.cancel_all()
+        with self.callbacks_changed:
+            self.callbacks.clear()
+            self.callbacks_changed.notify_all()
+
+    # inbound ----------------------------------------------------------------------------------
+
+    def inbound_params(
+        self,
+        *,
+        from_: str,
+        to: str,
+        body: str,
+        media: Sequence[tuple[str, str]],
+        messaging_service_sid: str | None,
+        extra: dict[str, str],
+    ) -> tuple[MessageRecord, list[tuple[str, str]]]:
+        """The stored record and the webhook's form parameters of an inbound message."""
+        now = time.time()
+        sid = new_sid("MM" if media else "SM")
+        channel = channel_of(to, bool(media))
+        segments, encoding = body_metrics(body, channel)
+        record = MessageRecord(
+            sid=sid,
+            account_sid=self.account_sid,
+            direction="inbound",
+            from_=from_,
+            to=to,
+            body=body,
+            status="received",
+            channel=channel,
+            messaging_service_sid=messaging_service_sid,
+            num_segments=segments,
+            encoding=encoding,
+            media=[MediaRecord(url, ctype, now) for url, ctype in media],
+            now=now,
+        )
+        record.date_sent = now
+        params = [
+            ("ToCountry", "US"),
+            ("SmsMessageSid", sid),
+            ("NumMedia", str(len(media))),
+            ("SmsSid", sid),
+            ("SmsStatus", "received"),
+            ("Body", body),
+            ("To", to),
+            ("NumSegments", str(segments)),
+            ("MessageSid", sid),
+            ("AccountSid", self.account_sid),
+            ("From", from_),
+            ("ApiVersion", API_VERSION),
+        ]
+        if messaging_service_sid is not None:
+            params.append(("MessagingServiceSid", messaging_service_sid))
+        for i, (url, ctype) in enumerate(media):
+            params.append((f"MediaContentType{i}", ctype))
+            params.append((f"MediaUrl{i}", url))
+        params += list(extra.items())
+        return record, params
+
+    async def deliver_inbound(
+        self, record: MessageRecord, params: list[tuple[str, str]], url: str
+    ) -> InboundDelivery:
+        self.store.add(record)
+        if self.observer is not None:
+            self.observer(record)
+        result = await self.dispatcher.post(url, params, self.auth_token)
+        replies: tuple[SandboxMessage, ...] = ()
+        if result.error is None and result.body and "xml" in (result.content_type or "xml"):
+            replies = tuple(r.snapshot() for r in self._twiml_replies(record, result.body))
+        return InboundDelivery(
+            url=url,
+            params=params,
+            signature=result.signature,
+            status_code=result.status_code,
+            body=result.body,
+            error=result.error,
+            message_sid=record.sid,
+            content_type=result.content_type,
+            replies=replies,
+        )
+
+    def _twiml_replies(self, inbound: MessageRecord, twiml: str) -> list[MessageRecord]:
+        """Outbound-reply messages for the ``<Message>`` verbs of a TwiML answer."""
+        try:
+            root = ElementTree.fromstring(twiml)
+        except ElementTree.ParseError:
+            return []
+        if root.tag != "Response":
+            return []
+        replies: list[MessageRecord] = []
+        for verb in root.iter("Message"):
+            body_element = verb.find("Body")
+            if body_element is not None:
+                text = body_element.text or ""
+            else:  # text directly inside <Message>, around any <Media>
+                text = (verb.text or "").strip()
+            media = [m.text.strip() for m in verb.findall("Media") if m.text]
+            to = verb.get("to") or inbound.from_ or ""
+            channel = channel_of(to, bool(media))
+            segments, encoding = body_metrics(text, channel)
+            now = time.time()
+            record = MessageRecord(
+                sid=new_sid("MM" if media else "SM"),
+                account_sid=self.account_sid,
+                direction="outbound-reply",
+                from_=verb.get("from") or inbound.to,
+                to=to,
+                body=text,
+                status="queued",
+                channel=channel,
+                num_segments=segments,
+                encoding=encoding,
+                media=[MediaRecord(u, guess_content_type(u), now) for u in media],
+                now=now,
+                status_callback=verb.get("statusCallback") or verb.get("action"),
+            )
+            self.add_outbound(record, dispatch_at=now)
+            replies.append(record)
+        return replies
