@@ -994,7 +994,8 @@ class Connector:
         except Exception as exc:
             return self._unexpected(ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                                     "receive_message_status", exc)
-        if result.data is not None:
+        # a retried callback (flagged duplicate by the provider) was observed the first time
+        if result.data is not None and result.data.additional_data.get("duplicate") is not True:
             self._observe("ratatosk_status_received", update=result.data)
         return result
 

@@ -1,0 +1,87 @@
+"""Webhook views for Django (``pip install ratatosk-contrib[django]``).
+
+Mount a Twilio webhook in one line of ``urls.py``::
+
+    from ratatosk_contrib.django import twilio_webhook_view
+
+    urlpatterns = [
+        path("twilio/", twilio_webhook_view(connector, on_message=handle, on_status=track)),
+    ]
+
+The view is synchronous and CSRF-exempt (Twilio's signature protects it instead); the connector's
+blocking twin does the work, handlers may be plain functions or coroutines. See docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.request import UnreadablePostError
+from django.views.decorators.csrf import csrf_exempt
+
+from ratatosk import MessageSource
+
+from ._webhook import (
+    MessageHandler,
+    StatusHandler,
+    WebhookKindOption,
+    WebhookProcessor,
+    WebhookResponse,
+    check_content_length,
+    too_large,
+)
+
+__all__ = ["twilio_webhook_view"]
+
+
+def _response(answer: WebhookResponse) -> HttpResponse:
+    return HttpResponse(answer.body, status=answer.status_code, content_type=answer.content_type)
+
+
+def twilio_webhook_view(
+    connector: object,
+    *,
+    on_message: MessageHandler | None = None,
+    on_status: StatusHandler | None = None,
+    kind: WebhookKindOption = "auto",
+    max_body_size: int | None = None,
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A Django view (POST only, CSRF-exempt) that receives Twilio webhooks.
+
+    The URL validated is ``request.build_absolute_uri()`` (Django's ``ALLOWED_HOSTS``,
+    ``USE_X_FORWARDED_HOST`` and ``SECURE_PROXY_SSL_HEADER`` apply; a disallowed host is
+    answered 400). Answers as the Starlette adapter does.
+    """
+    processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size,
+                                 blocking=True)
+
+    def view(request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        limit = processor.limit
+        early = check_content_length(request.META.get("CONTENT_LENGTH"), limit)
+        if early is not None:
+            return _response(early)
+        try:
+            body = request.read(limit + 1)
+        except UnreadablePostError:
+            return HttpResponse("unreadable body", status=400, content_type="text/plain")
+        if len(body) > limit:
+            return _response(too_large(limit))
+        try:
+            url = request.build_absolute_uri()
+        except DisallowedHost:
+            return HttpResponse("disallowed host", status=400, content_type="text/plain")
+        source = MessageSource(
+            body,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+            method="POST",
+            url=url,
+            headers=list(request.headers.items()),
+        )
+        return _response(processor.handle_blocking(source))
+
+    return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))

@@ -1,0 +1,139 @@
+"""Webhook endpoints for Starlette and FastAPI (``pip install ratatosk-contrib[starlette]``).
+
+Mount a Twilio webhook in one line::
+
+    from ratatosk_contrib.starlette import twilio_webhook
+
+    app.add_route("/twilio", twilio_webhook(connector, on_message=handle, on_status=track),
+                  methods=["POST"])
+
+(``app`` is a ``Starlette`` or a ``FastAPI`` application.) Or build a route:
+``Route(...)``-style with :func:`twilio_webhook_route`. ``connector`` is the async connector;
+handlers may be sync (run in Starlette's thread pool) or async. See docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ratatosk import MessageSource
+
+from ._webhook import (
+    BodyTooLarge,
+    MessageHandler,
+    StatusHandler,
+    WebhookKindOption,
+    WebhookProcessor,
+    WebhookResponse,
+    check_content_length,
+    too_large,
+)
+
+__all__ = ["request_url", "twilio_webhook", "twilio_webhook_route"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def request_url(request: Request) -> str:
+    """The full URL as the client requested it: scheme, Host, raw path and raw query string."""
+    scope = request.scope
+    scheme = str(scope.get("scheme", "http"))
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server")
+        if server:
+            name, port = server[0], server[1]
+            host = name if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{name}:{port}"
+        else:
+            host = "localhost"
+    raw_path = scope.get("raw_path")
+    if isinstance(raw_path, bytes) and raw_path:
+        path = raw_path.decode("latin-1")
+    else:
+        path = quote(str(scope.get("root_path", "")) + str(scope.get("path", "/")),
+                     safe="/:@!$&'()*+,;=-._~%")
+    query = scope.get("query_string", b"")
+    url = f"{scheme}://{host}{path}"
+    if query:
+        url += "?" + (query.decode("latin-1") if isinstance(query, bytes) else str(query))
+    return url
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(answer: WebhookResponse) -> Response:
+    return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type)
+
+
+def twilio_webhook(
+    connector: object,
+    *,
+    on_message: MessageHandler | None = None,
+    on_status: StatusHandler | None = None,
+    kind: WebhookKindOption = "auto",
+    max_body_size: int | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette/FastAPI endpoint (``request -> response``) that receives Twilio webhooks.
+
+    It reads at most ``max_body_size`` bytes (default: the connector's MaxWebhookBodySize, else
+    64 KiB; larger -> 413, checked on Content-Length first), builds the MessageSource from the real
+    request, lets the connector validate, parse and de-duplicate it, calls ``on_message`` for each
+    new message / ``on_status`` for each new status update, and answers TwiML 200 (the handler's
+    TwiML reply or the empty response), 403 (bad signature), 400 (malformed) or 500 (the handler
+    raised; logged). ``kind`` fixes the kind of webhook this endpoint receives.
+    """
+    processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size)
+
+    async def endpoint(request: Request) -> Response:
+        limit = processor.limit
+        early = check_content_length(request.headers.get("content-length"), limit)
+        if early is not None:
+            return _response(early)
+        try:
+            body = await _read_body(request, limit)
+        except BodyTooLarge:
+            return _response(too_large(limit))
+        except ClientDisconnect:
+            return Response("client disconnected", status_code=400, media_type="text/plain")
+        source = MessageSource(
+            body,
+            content_type=request.headers.get("content-type", ""),
+            method=request.method,
+            url=request_url(request),
+            headers=request.headers.items(),
+        )
+        return _response(await processor.handle(source, run_sync=run_in_threadpool))
+
+    endpoint.__name__ = "twilio_webhook"
+    return endpoint
+
+
+def twilio_webhook_route(
+    path: str,
+    connector: object,
+    *,
+    on_message: MessageHandler | None = None,
+    on_status: StatusHandler | None = None,
+    kind: WebhookKindOption = "auto",
+    max_body_size: int | None = None,
+    name: str | None = "twilio_webhook",
+) -> Route:
+    """A ``Route`` (POST) for :func:`twilio_webhook`, for ``Starlette(routes=[...])``."""
+    endpoint = twilio_webhook(connector, on_message=on_message, on_status=on_status, kind=kind,
+                              max_body_size=max_body_size)
+    return Route(path, endpoint, methods=["POST"], name=name)

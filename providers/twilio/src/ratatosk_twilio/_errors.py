@@ -1,0 +1,249 @@
+"""Twilio error codes and the mapping of Twilio API errors to framework errors.
+
+``TwilioErrorCodes`` (domain ``Twilio``) are the seed's twelve codes. Errors the Twilio REST API
+returns (``{"code": 21211, "message": ..., "more_info": ..., "status": 400}``) are mapped to
+framework codes by :func:`map_api_error`; the Twilio code stays on the error as ``provider_code``
+and Twilio's message and ``more_info`` link in ``details``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from ratatosk import ErrorInfo, HttpResponse, MessagingErrorCodes, ValidationIssue
+
+__all__ = [
+    "API_ERROR_MAP",
+    "TWILIO_DOMAIN",
+    "Operation",
+    "TwilioErrorCodes",
+    "map_api_error",
+    "parse_retry_after",
+    "twilio_error",
+]
+
+TWILIO_DOMAIN = "Twilio"
+
+
+class TwilioErrorCodes:
+    """Twilio-specific error codes (domain ``Twilio``); each value is its own name."""
+
+    DOMAIN: ClassVar[str] = TWILIO_DOMAIN
+    INVALID_CONNECTION_SETTINGS = "INVALID_CONNECTION_SETTINGS"
+    """Connection settings failed validation (schema checks and Twilio's own rules)."""
+    MISSING_FROM_NUMBER = "MISSING_FROM_NUMBER"
+    """No sender: the message has no From and no MessagingServiceSid is configured."""
+    INVALID_SENDER = "INVALID_SENDER"
+    """The sender is not an E.164 number (nor a ``whatsapp:+E164`` address on WhatsApp)."""
+    INVALID_MESSAGE = "INVALID_MESSAGE"
+    """Message properties failed validation (values, combinations Twilio rejects)."""
+    MISSING_CONTENT_SID = "MISSING_CONTENT_SID"
+    """A WhatsApp template message has no Content SID."""
+    INVALID_WHATSAPP_NUMBER = "INVALID_WHATSAPP_NUMBER"
+    """A WhatsApp address is not of the form ``whatsapp:+E164``."""
+    SEND_WHATSAPP_MESSAGE_FAILED = "SEND_WHATSAPP_MESSAGE_FAILED"
+    """Twilio refused a WhatsApp message for a reason with no more specific code."""
+    WHATSAPP_STATUS_QUERY_FAILED = "WHATSAPP_STATUS_QUERY_FAILED"
+    """A WhatsApp message's status could not be fetched."""
+    STATUS_QUERY_FAILED = "STATUS_QUERY_FAILED"
+    """A message's status could not be fetched."""
+    STATUS_ERROR = "STATUS_ERROR"
+    """The connector's status could not be retrieved: the account fetch behind
+    ``test_connection``/``get_health`` failed (other than for credentials or rate limits)."""
+    RECEIVE_MESSAGE_FAILED = "RECEIVE_MESSAGE_FAILED"
+    """An inbound message webhook could not be processed."""
+    RECEIVE_STATUS_FAILED = "RECEIVE_STATUS_FAILED"
+    """A status callback webhook could not be processed."""
+
+    @classmethod
+    def all_codes(cls) -> tuple[str, ...]:
+        """Every code, in definition order."""
+        return tuple(
+            value
+            for name, value in vars(cls).items()
+            if name.isupper() and name != "DOMAIN" and isinstance(value, str)
+        )
+
+
+def twilio_error(
+    code: str,
+    message: str,
+    *,
+    issues: tuple[ValidationIssue, ...] = (),
+    **kwargs: Any,
+) -> ErrorInfo:
+    """An :class:`ErrorInfo` in the ``Twilio`` domain."""
+    return ErrorInfo(code=code, message=message, domain=TWILIO_DOMAIN, issues=issues, **kwargs)
+
+
+class Operation(str, enum.Enum):
+    """The kind of request an API error answered; it picks the fallback code."""
+
+    SEND = "send"
+    SEND_WHATSAPP = "send_whatsapp"
+    STATUS = "status"
+    STATUS_WHATSAPP = "status_whatsapp"
+    CANCEL = "cancel"
+    ACCOUNT = "account"
+
+
+_M = MessagingErrorCodes
+_T = TwilioErrorCodes
+
+API_ERROR_MAP: Mapping[int, tuple[str, str]] = MappingProxyType(
+    {
+        # the seed's table
+        21211: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # Invalid 'To' Phone Number
+        21610: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # unsubscribed recipient (STOP)
+        21614: (_M.DOMAIN, _M.INVALID_SENDER),  # 'To' is not a mobile number (seed: sender)
+        21408: (_M.DOMAIN, _M.INVALID_SENDER),  # region not enabled (seed: sender)
+        20001: (_M.DOMAIN, _M.INVALID_MESSAGE),  # unknown parameters
+        # the issue's additions
+        20003: (_M.DOMAIN, _M.INVALID_CREDENTIALS),  # authentication
+        20429: (_M.DOMAIN, _M.RATE_LIMITED),  # too many requests
+        21617: (_M.DOMAIN, _M.MESSAGE_TOO_LARGE),  # body over 1600 characters
+        21212: (_M.DOMAIN, _M.INVALID_SENDER),  # invalid From number
+        21606: (_M.DOMAIN, _M.INVALID_SENDER),  # From cannot message this destination
+        21603: (_M.DOMAIN, _M.MISSING_SENDER),  # From or MessagingServiceSid required
+        21612: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # 'To' not reachable via SMS
+        # further request errors with an obvious meaning
+        21604: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # 'To' required
+        21602: (_M.DOMAIN, _M.INVALID_MESSAGE),  # body required
+        21620: (_M.DOMAIN, _M.INVALID_MESSAGE),  # invalid media URL
+        21623: (_M.DOMAIN, _M.INVALID_MESSAGE),  # too many media
+        21624: (_M.DOMAIN, _M.INVALID_MESSAGE),  # invalid validity period
+        21654: (_T.DOMAIN, _T.MISSING_CONTENT_SID),  # ContentSid required
+    }
+)
+"""Twilio API error code -> (domain, framework code); other codes get the operation's fallback."""
+
+_FALLBACK: Mapping[Operation, tuple[str, str]] = MappingProxyType(
+    {
+        Operation.SEND: (_M.DOMAIN, _M.SEND_MESSAGE_FAILED),
+        Operation.SEND_WHATSAPP: (_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED),
+        Operation.STATUS: (_T.DOMAIN, _T.STATUS_QUERY_FAILED),
+        Operation.STATUS_WHATSAPP: (_T.DOMAIN, _T.WHATSAPP_STATUS_QUERY_FAILED),
+        Operation.CANCEL: (_M.DOMAIN, _M.MESSAGING_ERROR),
+        Operation.ACCOUNT: (_T.DOMAIN, _T.STATUS_ERROR),
+    }
+)
+
+_SENDS = frozenset({Operation.SEND, Operation.SEND_WHATSAPP})
+# codes that only make sense as answers to a create; for other operations the fallback applies
+_ANY_OPERATION = frozenset({20003, 20429})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _body(response: HttpResponse) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
+    """The framework error for a Twilio API error response to ``operation``.
+
+    * 401 / 20003 -> ``INVALID_CREDENTIALS``; 429 / 20429 -> ``RATE_LIMITED``, retryable, with
+      ``retry_after`` from the ``Retry-After`` header when present.
+    * Creates: Twilio codes via :data:`API_ERROR_MAP`, else ``SEND_MESSAGE_FAILED``
+      (``SEND_WHATSAPP_MESSAGE_FAILED`` on WhatsApp). A 5xx answer to a create may mean the message
+      went out: ``outcome_unknown`` is set and it is not retryable, so nothing is sent twice.
+    * Fetches (status, account): 5xx answers are retryable (a GET is safe to repeat).
+    """
+    body = _body(response)
+    twilio_code = _int(body.get("code"))
+    status = response.status_code
+    message = body.get("message") if isinstance(body.get("message"), str) else None
+    details: dict[str, Any] = {"http_status": status}
+    if twilio_code is not None:
+        details["twilio_code"] = twilio_code
+    if message:
+        details["twilio_message"] = message
+    if isinstance(body.get("more_info"), str):
+        details["more_info"] = body["more_info"]
+
+    retryable = False
+    retry_after: float | None = None
+    outcome_unknown = False
+    if status == 401 or twilio_code == 20003:
+        domain, code = _M.DOMAIN, _M.INVALID_CREDENTIALS
+    elif status == 429 or twilio_code == 20429:
+        domain, code = _M.DOMAIN, _M.RATE_LIMITED
+        retryable = True
+        retry_after = parse_retry_after(response.header("retry-after"))
+    elif (
+        operation in _SENDS
+        and twilio_code is not None
+        and twilio_code in API_ERROR_MAP
+        and twilio_code not in _ANY_OPERATION
+    ):
+        domain, code = API_ERROR_MAP[twilio_code]
+    else:
+        domain, code = _FALLBACK[operation]
+        if status >= 500:
+            if operation in _SENDS:
+                outcome_unknown = True
+            else:  # fetches and cancel are safe to repeat
+                retryable = True
+
+    what = {
+        Operation.SEND: "sending the message",
+        Operation.SEND_WHATSAPP: "sending the WhatsApp message",
+        Operation.STATUS: "fetching the message status",
+        Operation.STATUS_WHATSAPP: "fetching the WhatsApp message status",
+        Operation.CANCEL: "canceling the message",
+        Operation.ACCOUNT: "fetching the account",
+    }[operation]
+    text = f"Twilio answered HTTP {status} when {what}"
+    if twilio_code is not None:
+        text += f": error {twilio_code}"
+    if message:
+        text += f" ({message})"
+    if outcome_unknown:
+        text += "; the message may have been accepted, so it is not sent again"
+    return ErrorInfo(
+        code=code,
+        message=text,
+        domain=domain,
+        provider_code=str(twilio_code) if twilio_code is not None else None,
+        retryable=retryable,
+        retry_after=retry_after,
+        outcome_unknown=outcome_unknown,
+        details=details,
+    )
