@@ -248,6 +248,7 @@ class _Progress:
         if not enabled:
             return
         try:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -264,6 +265,7 @@ class _Progress:
             TextColumn("{task.fields[failed]} failed"),
             TimeElapsedColumn(),
             transient=False,
+            console=Console(stderr=True),
         )
         self._plain = False
 
