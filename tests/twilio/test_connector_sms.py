@@ -629,7 +629,8 @@ async def test_health_reports_a_suspended_account_and_failures() -> None:
     assert "suspended" in suspended.data.issues[0]
     denied = await c.test_connection()
     assert denied.error is not None
-    assert denied.error.code == MessagingErrorCodes.INVALID_CREDENTIALS
+    assert (denied.error.domain, denied.error.code) == (
+        "connector", ConnectorErrorCodes.AUTHENTICATION_FAILED)
     missing = await c.get_health()
     assert missing.data is not None and not missing.data.is_healthy
     assert missing.data.details["error_code"] == TwilioErrorCodes.STATUS_ERROR

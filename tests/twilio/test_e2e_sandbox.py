@@ -14,6 +14,7 @@ import pytest
 import ratatosk
 from ratatosk import (
     ConnectionSettings,
+    ConnectorErrorCodes,
     MediaContent,
     MediaType,
     MessageBuilder,
@@ -211,6 +212,7 @@ async def test_health_and_bad_credentials(sandbox: TwilioSandbox) -> None:
     assert "wrong-token-9999" not in str(result.error)
     unhealthy = await bad.get_health()
     assert unhealthy.data is not None and not unhealthy.data.is_healthy
+    assert unhealthy.data.details["error_code"] == ConnectorErrorCodes.AUTHENTICATION_FAILED
     await good.shutdown()
     await bad.shutdown()
 

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 C = TypeVar("C", bound="Connector")
+B = TypeVar("B", bound="BlockingConnector")
 
 _log = logging.getLogger("ratatosk.connector")
 
@@ -1290,7 +1291,7 @@ class BlockingConnector:
         ``await connector.shutdown()``)."""
         return self.connector._shutdown_blocking()
 
-    def __enter__(self) -> BlockingConnector:
+    def __enter__(self: B) -> B:
         if self.connector._state is ConnectorState.UNINITIALIZED:
             self.initialize()
         return self

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from attrs import define
@@ -60,7 +60,7 @@ from ._schemas import (
 )
 from ._segments import SegmentAnalysis, analyze
 from ._status import map_twilio_status
-from ._webhooks import TwilioWebhookMixin, _callback_error
+from ._webhooks import TwilioWebhookMixin, callback_error
 
 __all__ = [
     "MAX_BODY_LENGTH",
@@ -91,7 +91,6 @@ _WHATSAPP_PREFIX = "whatsapp:"
 
 _M = MessagingErrorCodes
 _T = TwilioErrorCodes
-_View = TypeVar("_View", bound="TwilioBlockingConnector")
 
 
 class _MaskedHeader(str):
@@ -721,7 +720,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         error_code = _optional_int(data.get("error_code"))
         if error_code is not None:
             message = data.get("error_message")
-            error = _callback_error(error_code, status_text or "unknown",
+            error = callback_error(error_code, status_text or "unknown",
                                     message if isinstance(message, str) else None)
         price: Decimal | None = None
         if data.get("price") is not None:
@@ -845,10 +844,6 @@ class TwilioBlockingConnector(BlockingConnector):
     :meth:`cancel_message`."""
 
     connector: TwilioConnectorBase
-
-    def __enter__(self: _View) -> _View:
-        super().__enter__()
-        return self
 
     def cancel_message(self, remote_id: str) -> Result[StatusUpdate]:
         """See :meth:`TwilioConnectorBase.cancel_message`."""

@@ -79,8 +79,7 @@ def _receiver(
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            host, port = self.server.server_address[:2]
-            url = f"http://{host}:{port}{self.path}"
+            url = f"{base_url}{self.path}"
             source = MessageSource.url_post(body, url=url, headers=list(self.headers.items()))
             connector = sms()
             reply = b'<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -121,9 +120,9 @@ def _receiver(
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    base_url = f"http://127.0.0.1:{server.server_port}"
     threading.Thread(target=server.serve_forever, name="demo-webhooks", daemon=True).start()
-    host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}"
+    return server, base_url
 
 
 def _record_send(timeline: Timeline, label: str, result: Result[Any]) -> str | None:

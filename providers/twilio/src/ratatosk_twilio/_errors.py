@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from ratatosk import ErrorInfo, HttpResponse, MessagingErrorCodes, ValidationIssue
+from ratatosk import (
+    ConnectorErrorCodes,
+    ErrorInfo,
+    HttpResponse,
+    MessagingErrorCodes,
+    ValidationIssue,
+)
 
 __all__ = [
     "API_ERROR_MAP",
@@ -179,7 +185,8 @@ def _int(value: Any) -> int | None:
 def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
     """The framework error for a Twilio API error response to ``operation``.
 
-    * 401 / 20003 -> ``INVALID_CREDENTIALS``; 429 / 20429 -> ``RATE_LIMITED``, retryable, with
+    * 401 / 20003 -> ``INVALID_CREDENTIALS`` (``AUTHENTICATION_FAILED`` for the account fetch
+      behind test_connection/health); 429 / 20429 -> ``RATE_LIMITED``, retryable, with
       ``retry_after`` from the ``Retry-After`` header when present.
     * Creates: Twilio codes via :data:`API_ERROR_MAP`, else ``SEND_MESSAGE_FAILED``
       (``SEND_WHATSAPP_MESSAGE_FAILED`` on WhatsApp). A 5xx answer to a create may mean the message
@@ -201,7 +208,10 @@ def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
     retryable = False
     retry_after: float | None = None
     outcome_unknown = False
-    if status == 401 or twilio_code == 20003:
+    if (status == 401 or twilio_code == 20003) and operation is Operation.ACCOUNT:
+        # test_connection / health: the connector itself cannot authenticate
+        domain, code = ConnectorErrorCodes.DOMAIN, ConnectorErrorCodes.AUTHENTICATION_FAILED
+    elif status == 401 or twilio_code == 20003:
         domain, code = _M.DOMAIN, _M.INVALID_CREDENTIALS
     elif status == 429 or twilio_code == 20429:
         domain, code = _M.DOMAIN, _M.RATE_LIMITED

@@ -425,7 +425,7 @@ def _parse_dlr_date(value: str | None) -> datetime | None:
         return None
 
 
-def _callback_error(code: int, status: str, fallback_message: str | None) -> ErrorInfo:
+def callback_error(code: int, status: str, fallback_message: str | None) -> ErrorInfo:
     """The framework error for a status callback's ErrorCode, with Twilio's description."""
     info = describe_twilio_error(code)
     description = (info.message if info else None) or fallback_message or f"Twilio error {code}"
@@ -500,7 +500,7 @@ def parse_status_callback(
 
     error = None
     if error_code is not None and error_code != 0:
-        error = _callback_error(error_code, status, _one(fields, "ErrorMessage"))
+        error = callback_error(error_code, status, _one(fields, "ErrorMessage"))
     additional: dict[str, Any] = _raw(fields)
     additional["channel"] = _channel(_one(fields, "From"), _one(fields, "To")) or (
         (_one(fields, "ChannelPrefix") or "sms").lower()
