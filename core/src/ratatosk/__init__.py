@@ -81,6 +81,7 @@ _LAZY: dict[str, str] = {
     "SyncTransport": "._http",
     "HttpxAsyncTransport": "._http",
     "HttpxSyncTransport": "._http",
+    "AiohttpTransport": "._aiohttp",
     "Connector": "._connector",
     "ConnectorState": "._connector",
     "BlockingConnector": "._connector",
@@ -99,6 +100,9 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
+    from ._aiohttp import (
+        AiohttpTransport as AiohttpTransport,
+    )
     from ._connect import (
         connect as connect,
     )
