@@ -88,7 +88,7 @@ def check_content_length(value: str | None, limit: int) -> WebhookResponse | Non
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return WebhookResponse.text(400, "malformed Content-Length")
     if int(text) > limit:
         return WebhookResponse.text(413, f"the body is larger than {limit} bytes")
@@ -189,7 +189,7 @@ def _blocking_twin(connector: Any) -> Any:
 
 
 def _positive_int(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value

@@ -166,7 +166,7 @@ def _forwarded(url: str, source: MessageSource) -> str:
     if host and _HOST.match(host):
         netloc = host
     port = _first(source.header("X-Forwarded-Port"))
-    if port and port.isdigit() and 0 < int(port) < 65536:
+    if port and port.isascii() and port.isdigit() and 0 < int(port) < 65536:
         match = _HOST.match(netloc)
         hostname = match.group(1) if match else netloc
         default = 443 if scheme == "https" else 80
@@ -303,7 +303,7 @@ def _media(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> li
             count += 1
     else:
         text = raw.strip()
-        if not text.isdigit() or int(text) > MAX_MEDIA:
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_MEDIA:
             issues.append(ValidationIssue("NumMedia", f"is not a count of media (0..{MAX_MEDIA})"))
             return []
         count = int(text)
@@ -471,7 +471,7 @@ def parse_status_callback(
     error_code: int | None = None
     raw_code = (_one(fields, "ErrorCode") or "").strip()
     if raw_code:
-        if raw_code.isdigit() and len(raw_code) <= 9:
+        if raw_code.isascii() and raw_code.isdigit() and len(raw_code) <= 9:
             error_code = int(raw_code)
         else:
             issues.append(ValidationIssue("ErrorCode", "is not a Twilio error code"))
@@ -490,7 +490,7 @@ def parse_status_callback(
     segments: int | None = None
     raw_segments = (_one(fields, "NumSegments") or "").strip()
     if raw_segments:
-        if raw_segments.isdigit() and len(raw_segments) <= 6:
+        if raw_segments.isascii() and raw_segments.isdigit() and len(raw_segments) <= 6:
             segments = int(raw_segments)
         else:
             issues.append(ValidationIssue("NumSegments", "is not a count of segments"))

@@ -651,7 +651,7 @@ class Api:
         token = q.get("PageToken")
         if token:
             kind, mark_text = token[:2], token[2:]
-            if kind not in ("PA", "PB") or not mark_text.isdigit():
+            if kind not in ("PA", "PB") or not (mark_text.isascii() and mark_text.isdigit()):
                 raise ApiError(21481, f"Invalid PageToken '{token}'.")
             mark = int(mark_text)
             if kind == "PA":
