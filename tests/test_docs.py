@@ -43,3 +43,16 @@ def test_mkdocs_nav_lists_every_page() -> None:
     nav = (DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8")
     listed = set(re.findall(r":\s*([\w-]+\.md)\s*$", nav, re.MULTILINE))
     assert listed == {p.name for p in PAGES}
+
+
+def test_the_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """`mkdocs build --strict`: every page in the nav, every internal link resolves."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=DOCS.parent, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "site" / "getting-started" / "index.html").exists()
