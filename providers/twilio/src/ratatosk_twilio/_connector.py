@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from attrs import define
@@ -58,9 +58,11 @@ from ._schemas import (
     TWILIO_WHATSAPP,
     WHATSAPP_PRESETS,
 )
-from ._segments import SegmentAnalysis, analyze
 from ._status import map_twilio_status
 from ._webhooks import TwilioWebhookMixin, callback_error
+
+if TYPE_CHECKING:  # the segment calculator (and its tables) loads on the first estimate()
+    from ._segments import SegmentAnalysis
 
 __all__ = [
     "MAX_BODY_LENGTH",
@@ -100,6 +102,33 @@ class _MaskedHeader(str):
 
     def __repr__(self) -> str:
         return "'Basic ********'"
+
+
+# urlencode(pairs) without its per-character Python work. For a str, quote_plus maps every byte of
+# its UTF-8 encoding to itself (A-Z a-z 0-9 _ . - ~), to "+" (a space) or to "%XX" (upper-case
+# hex); the table below does the same, indexed by the byte, in one str.translate. A str decoded
+# as Latin-1 has one character per byte, so the table covers non-ASCII text too.
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_BYTE = [chr(b) if b in _FORM_SAFE else "+" if b == 0x20 else f"%{b:02X}"
+              for b in range(256)]
+
+
+def _form_quote(text: str) -> str:
+    """``urllib.parse.quote_plus(text, safe="")`` for a str (tests check it on any text)."""
+    if text.isascii():
+        return text if text.isalnum() else text.translate(_FORM_BYTE)
+    # strict: text that is not valid Unicode (a lone surrogate) fails as in quote_plus
+    return text.encode("utf-8").decode("latin-1").translate(_FORM_BYTE)
+
+
+def _form_encode(pairs: list[tuple[str, str]]) -> str:
+    """``urllib.parse.urlencode(pairs)``, with the same result (the tests check it)."""
+    encoded = []
+    for name, value in pairs:
+        if type(name) is not str or type(value) is not str:  # bytes, numbers, str subclasses
+            return urlencode(pairs)
+        encoded.append(f"{_form_quote(name)}={_form_quote(value)}")
+    return "&".join(encoded)
 
 
 def build_api_root(base_url: str | None, region: str | None, edge: str | None) -> str:
@@ -456,7 +485,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         tail = self._properties(properties, problems) if properties else self._default_body
         if problems:
             return self._local_error(problems)
-        body = urlencode(pairs)
+        body = _form_encode(pairs)
         if tail:
             body = f"{body}&{tail}"
         return HttpRequest("POST", self._messages_url, self._post_headers, body.encode("ascii"))
@@ -644,7 +673,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
 
         tail = [*([("MessagingServiceSid", self._service_sid)] if self._service_sid else []),
                 *fields.items(), *extra]
-        return urlencode(tail)
+        return _form_encode(tail)
 
     @staticmethod
     def _actions(value: Any) -> list[str] | None:
@@ -793,6 +822,8 @@ class TwilioSmsConnector(TwilioConnectorBase):
                 message="The SmartEncoded property must be true or false.",
                 issues=(ValidationIssue("properties.SmartEncoded", "must be true or false",
                                         "type"),)))
+        from ._segments import analyze
+
         return Result(data=analyze(text, smart_encoded=flag == "true"))
 
 

@@ -25,16 +25,17 @@ The URL validated is the one Twilio requested; see :func:`resolve_public_url` fo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 import attrs
 
@@ -58,13 +59,19 @@ from ratatosk import (
     TextContent,
     ValidationIssue,
 )
-from ratatosk._dedup import DeduplicationStore, InMemoryDeduplicationStore
 from ratatosk._errors import messaging_error
 
-from ._error_catalog import describe_twilio_error
 from ._errors import API_ERROR_MAP, TwilioErrorCodes, twilio_error
 from ._status import map_twilio_status
-from .signature import validate_signature
+
+if TYPE_CHECKING:
+    # Loaded on first use, not when the connectors' module imports this one (cold start of
+    # `ratatosk providers`): the signature code (hashlib, hmac) with the first webhook
+    # configuration, the de-duplication store with the first webhook, the error catalogue with
+    # the first ErrorCode.
+    from ratatosk._dedup import DeduplicationStore
+
+    from .signature import _Keyring
 
 __all__ = [
     "DEFAULT_MAX_WEBHOOK_BODY_SIZE",
@@ -216,43 +223,77 @@ def _candidate_urls(url: str) -> list[str]:
 # -- fields -----------------------------------------------------------------------------------
 
 
-def _fields(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
-    for key, value in items:
-        fields.setdefault(key, []).append(value)
-    return fields
+# A webhook's fields are held as two dicts: ``first`` maps every name to its first value (in the
+# order the names first appear), ``repeated`` maps the names that appear more than once to all
+# their values (same order). Twilio sends almost every field once, so ``repeated`` is usually
+# empty and reading a field is one dict lookup.
+_First = Mapping[str, str]
+_Repeated = Mapping[str, list[str]]
 
 
-def _check_repeats(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> None:
-    for key, values in fields.items():
-        if len(values) > 1 and (key in _SINGULAR or _MEDIA_FIELD.match(key)):
+def _group(items: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """``(first, repeated)`` for the fields in order (see above)."""
+    pairs = items if isinstance(items, list) else list(items)
+    first = dict(pairs)
+    if len(first) == len(pairs):  # no name repeats: dict() kept every value
+        return first, {}
+    first = {}
+    repeated: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if key in first:
+            values = repeated.get(key)
+            if values is None:
+                repeated[key] = [first[key], value]
+            else:
+                values.append(value)
+        else:
+            first[key] = value
+    return first, {key: repeated[key] for key in first if key in repeated}
+
+
+def _check_repeats(repeated: _Repeated, issues: list[ValidationIssue]) -> None:
+    for key, values in repeated.items():
+        if key in _SINGULAR or _MEDIA_FIELD.match(key):
             issues.append(ValidationIssue(key, f"appears {len(values)} times; Twilio sends it once",
                                           "repeated"))
 
 
-def _one(fields: Mapping[str, list[str]], key: str) -> str | None:
-    values = fields.get(key)
-    return values[0] if values else None
-
-
-def _raw(fields: Mapping[str, list[str]], skip: Iterable[str] = ()) -> dict[str, Any]:
+def _raw(first: _First, repeated: _Repeated, skip: frozenset[str] | set[str] = frozenset()
+         ) -> dict[str, Any]:
     """Fields verbatim: a string per field, a list of strings for a repeated unknown field."""
-    skipped = set(skip)
-    return {k: (v[0] if len(v) == 1 else list(v)) for k, v in fields.items() if k not in skipped}
+    raw: dict[str, Any] = dict(first)
+    for name in skip:
+        raw.pop(name, None)
+    for name, values in repeated.items():
+        if name in raw:
+            raw[name] = list(values)
+    return raw
 
 
-def _required(fields: Mapping[str, list[str]], key: str, issues: list[ValidationIssue],
-              *alternatives: str) -> str | None:
-    for name in (key, *alternatives):
-        value = _one(fields, name)
-        if value is not None and value.strip():
-            return value.strip()
+def _required(first: _First, key: str, issues: list[ValidationIssue],
+              alternatives: tuple[str, ...] = ()) -> str | None:
+    """The field's value stripped (else the first alternative's that has one); an issue and
+    None when there is none."""
+    value = first.get(key)
+    if value is not None:
+        value = value.strip()
+        if value:
+            return value
+    for name in alternatives:
+        value = first.get(name)
+        if value is not None:
+            value = value.strip()
+            if value:
+                return value
     issues.append(ValidationIssue(key, "is required", "required"))
     return None
 
 
-def _sid(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> str | None:
-    sid = _required(fields, "MessageSid", issues, "SmsMessageSid", "SmsSid")
+_SID_ALTERNATIVES = ("SmsMessageSid", "SmsSid")
+
+
+def _sid(first: _First, issues: list[ValidationIssue]) -> str | None:
+    sid = _required(first, "MessageSid", issues, _SID_ALTERNATIVES)
     if sid is not None and (len(sid) > _MAX_SID_LENGTH or not sid.isprintable()):
         issues.append(ValidationIssue("MessageSid", "is not a message SID", "invalid"))
         return None
@@ -262,18 +303,32 @@ def _sid(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> str 
 def _channel(*addresses: str | None) -> str | None:
     for address in addresses:
         if address:
-            match = _CHANNEL_PREFIX.match(address)
-            if match and not _PHONE.match(address):
-                return match.group(1).lower()
+            channel = _channel_of(address)
+            if channel is not None:
+                return channel
     return None
 
 
+@lru_cache(maxsize=512)
+def _channel_of(address: str) -> str | None:
+    """The channel prefix of an address (``whatsapp`` for ``whatsapp:+1555...``), lower case;
+    None for a plain number or sender ID. Cached, like :func:`_endpoint`."""
+    match = _CHANNEL_PREFIX.match(address)
+    if match and not _PHONE.match(address):
+        return match.group(1).lower()
+    return None
+
+
+@lru_cache(maxsize=512)
 def _endpoint(address: str) -> Endpoint:
     """An endpoint for an address as Twilio sent it (``+1555...``, ``whatsapp:+1555...``, ``ACME``).
 
     Phone numbers (also behind a ``whatsapp:`` prefix) and short codes are PHONE_NUMBER,
     alphanumeric sender IDs are LABEL, other channels' addresses (``messenger:...``) are ID. The
     address is kept exactly as Twilio sent it.
+
+    Cached: an Endpoint is immutable, and the same addresses come back all the time (your own
+    numbers on every inbound message, a customer's number on every reply).
     """
     match = _CHANNEL_PREFIX.match(address)
     if match and not _PHONE.match(address):
@@ -295,11 +350,13 @@ def _media_type(content_type: str | None) -> MediaType:
     return MediaType.from_content_type(lowered)
 
 
-def _media(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> list[MediaContent]:
-    raw = _one(fields, "NumMedia")
+def _media(first: _First, issues: list[ValidationIssue]) -> list[MediaContent]:
+    raw = first.get("NumMedia")
+    if raw == "0":  # nearly every SMS
+        return []
     if raw is None or not raw.strip():
         count = 0
-        while f"MediaUrl{count}" in fields and count < MAX_MEDIA:
+        while f"MediaUrl{count}" in first and count < MAX_MEDIA:
             count += 1
     else:
         text = raw.strip()
@@ -309,7 +366,7 @@ def _media(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> li
         count = int(text)
     media: list[MediaContent] = []
     for index in range(count):
-        url = _one(fields, f"MediaUrl{index}")
+        url = first.get(f"MediaUrl{index}")
         if url is None or not url.strip():
             issues.append(ValidationIssue(f"MediaUrl{index}", "is required by NumMedia",
                                           "required"))
@@ -319,16 +376,16 @@ def _media(fields: Mapping[str, list[str]], issues: list[ValidationIssue]) -> li
         if parts.scheme not in ("http", "https") or not parts.netloc:
             issues.append(ValidationIssue(f"MediaUrl{index}", "is not an http(s) URL"))
             continue
-        content_type = (_one(fields, f"MediaContentType{index}") or "").strip() or None
+        content_type = (first.get(f"MediaContentType{index}") or "").strip() or None
         file_name = parts.path.rstrip("/").rsplit("/", 1)[-1] or None
         media.append(MediaContent(_media_type(content_type), file_name, url,
                                   content_type=content_type))
     return media
 
 
-def _coordinate(fields: Mapping[str, list[str]], key: str, limit: float,
+def _coordinate(first: _First, key: str, limit: float,
                 issues: list[ValidationIssue]) -> float | None:
-    raw = _one(fields, key)
+    raw = first.get(key)
     try:
         value = float(raw) if raw is not None else math.nan
     except ValueError:
@@ -339,22 +396,49 @@ def _coordinate(fields: Mapping[str, list[str]], key: str, limit: float,
     return value
 
 
-def _location(fields: Mapping[str, list[str]],
+def _location(first: _First,
               issues: list[ValidationIssue]) -> LocationContent | None:
-    has_lat = bool((_one(fields, "Latitude") or "").strip())
-    has_lon = bool((_one(fields, "Longitude") or "").strip())
+    if "Latitude" not in first and "Longitude" not in first:
+        return None
+    has_lat = bool((first.get("Latitude") or "").strip())
+    has_lon = bool((first.get("Longitude") or "").strip())
     if not has_lat and not has_lon:
         return None
-    latitude = _coordinate(fields, "Latitude", 90.0, issues)
-    longitude = _coordinate(fields, "Longitude", 180.0, issues)
+    latitude = _coordinate(first, "Latitude", 90.0, issues)
+    longitude = _coordinate(first, "Longitude", 180.0, issues)
     if latitude is None or longitude is None:
         return None
-    return LocationContent(latitude, longitude, label=_one(fields, "Label") or None,
-                           address=_one(fields, "Address") or None)
+    return LocationContent(latitude, longitude, label=first.get("Label") or None,
+                           address=first.get("Address") or None)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# (second, "YYYY-MM-DDTHH:MM:SS") of the last stamp; replaced whole, so threads may share it
+_stamp_prefix: tuple[int, str] = (-1, "")
+
+
+def _iso_utc(ns: int) -> str:
+    """``datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat()`` (microseconds truncated).
+
+    The date and time up to the second are formatted once per second, the rest is one
+    f-string: stamping every webhook stays cheap.
+    """
+    global _stamp_prefix
+    seconds, rest = divmod(ns, 1_000_000_000)
+    cached_seconds, prefix = _stamp_prefix
+    if seconds != cached_seconds:
+        prefix = datetime.fromtimestamp(seconds, timezone.utc).isoformat()[:19]
+        _stamp_prefix = (seconds, prefix)
+    micro = rest // 1000
+    return f"{prefix}.{micro:06d}+00:00" if micro else f"{prefix}+00:00"
+
+
+def _now_iso() -> str:
+    """The current time in UTC, ISO 8601 (as ``_now().isoformat()``)."""
+    return _iso_utc(time.time_ns())
 
 
 def parse_inbound_message(
@@ -372,33 +456,44 @@ def parse_inbound_message(
 
     Raises ``_WebhookDataError`` (internal) with every problem found.
     """
-    fields = _fields(items)
+    when = received_at or _now()
+    return _inbound_message(*_group(items), when.isoformat())
+
+
+_CONSUMED = frozenset({"MessageSid", "From", "To", "Body"})
+
+
+def _inbound_message(first: _First, repeated: _Repeated, received_at: str) -> Message:
+    """:func:`parse_inbound_message` on fields already grouped, ``ReceivedAt`` already text."""
     issues: list[ValidationIssue] = []
-    _check_repeats(fields, issues)
-    sid = _sid(fields, issues)
-    sender = _required(fields, "From", issues)
-    receiver = _required(fields, "To", issues)
-    media = _media(fields, issues)
-    location = _location(fields, issues)
+    if repeated:
+        _check_repeats(repeated, issues)
+    sid = _sid(first, issues)
+    sender = _required(first, "From", issues)
+    receiver = _required(first, "To", issues)
+    media = _media(first, issues)
+    location = _location(first, issues)
     if issues:
         raise _WebhookDataError("the inbound message webhook is malformed", issues)
     assert sid is not None and sender is not None and receiver is not None
 
-    consumed = {"MessageSid", "From", "To", "Body"}
+    consumed: frozenset[str] | set[str] = _CONSUMED
     parts: list[Content] = []
-    body = _one(fields, "Body")
+    body = first.get("Body")
     if body:
         parts.append(TextContent(body))
-    parts.extend(media)
-    for index in range(len(media)):
-        consumed.update({f"MediaUrl{index}", f"MediaContentType{index}"})
-    if location is not None:
-        parts.append(location)
-        consumed.update({"Latitude", "Longitude", "Label", "Address"})
-    button_text = _one(fields, "ButtonText")
+    if media or location is not None:
+        consumed = set(consumed)
+        parts.extend(media)
+        for index in range(len(media)):
+            consumed.update({f"MediaUrl{index}", f"MediaContentType{index}"})
+        if location is not None:
+            parts.append(location)
+            consumed.update({"Latitude", "Longitude", "Label", "Address"})
+    button_text = first.get("ButtonText")
     if button_text:
-        parts.append(ButtonContent(button_text, _one(fields, "ButtonPayload") or None))
-        consumed.update({"ButtonText", "ButtonPayload"})
+        parts.append(ButtonContent(button_text, first.get("ButtonPayload") or None))
+        consumed = {*consumed, "ButtonText", "ButtonPayload"}
 
     content: Content
     if not parts:
@@ -408,9 +503,9 @@ def parse_inbound_message(
     else:
         content = MultipartContent(tuple(parts))
 
-    properties = _raw(fields, consumed)
+    properties = _raw(first, repeated, consumed)
     properties["Channel"] = _channel(sender, receiver) or ("mms" if media else "sms")
-    properties["ReceivedAt"] = (received_at or _now()).isoformat()
+    properties["ReceivedAt"] = received_at
     return Message(id=sid, sender=_endpoint(sender), receiver=_endpoint(receiver),
                    content=content, properties=properties)
 
@@ -427,6 +522,8 @@ def _parse_dlr_date(value: str | None) -> datetime | None:
 
 def callback_error(code: int, status: str, fallback_message: str | None) -> ErrorInfo:
     """The framework error for a status callback's ErrorCode, with Twilio's description."""
+    from ._error_catalog import describe_twilio_error
+
     info = describe_twilio_error(code)
     description = (info.message if info else None) or fallback_message or f"Twilio error {code}"
     more_info = info.more_info if info else f"https://www.twilio.com/docs/errors/{code}"
@@ -462,14 +559,20 @@ def parse_status_callback(
 
     Raises ``_WebhookDataError`` (internal) with every problem found.
     """
-    fields = _fields(items)
+    return _status_callback(*_group(items), received_at)
+
+
+def _status_callback(first: _First, repeated: _Repeated,
+                     received_at: datetime | None) -> StatusUpdate:
+    """:func:`parse_status_callback` on fields already grouped."""
     issues: list[ValidationIssue] = []
-    _check_repeats(fields, issues)
-    sid = _sid(fields, issues)
-    status = _required(fields, "MessageStatus", issues, "SmsStatus")
+    if repeated:
+        _check_repeats(repeated, issues)
+    sid = _sid(first, issues)
+    status = _required(first, "MessageStatus", issues, ("SmsStatus",))
 
     error_code: int | None = None
-    raw_code = (_one(fields, "ErrorCode") or "").strip()
+    raw_code = (first.get("ErrorCode") or "").strip()
     if raw_code:
         if raw_code.isascii() and raw_code.isdigit() and len(raw_code) <= 9:
             error_code = int(raw_code)
@@ -477,7 +580,7 @@ def parse_status_callback(
             issues.append(ValidationIssue("ErrorCode", "is not a Twilio error code"))
 
     price: Decimal | None = None
-    raw_price = (_one(fields, "Price") or "").strip()
+    raw_price = (first.get("Price") or "").strip()
     if raw_price:
         try:
             price = Decimal(raw_price)
@@ -488,7 +591,7 @@ def parse_status_callback(
             price = None
 
     segments: int | None = None
-    raw_segments = (_one(fields, "NumSegments") or "").strip()
+    raw_segments = (first.get("NumSegments") or "").strip()
     if raw_segments:
         if raw_segments.isascii() and raw_segments.isdigit() and len(raw_segments) <= 6:
             segments = int(raw_segments)
@@ -500,10 +603,10 @@ def parse_status_callback(
 
     error = None
     if error_code is not None and error_code != 0:
-        error = callback_error(error_code, status, _one(fields, "ErrorMessage"))
-    additional: dict[str, Any] = _raw(fields)
-    additional["channel"] = _channel(_one(fields, "From"), _one(fields, "To")) or (
-        (_one(fields, "ChannelPrefix") or "sms").lower()
+        error = callback_error(error_code, status, first.get("ErrorMessage"))
+    additional: dict[str, Any] = _raw(first, repeated)
+    additional["channel"] = _channel(first.get("From"), first.get("To")) or (
+        (first.get("ChannelPrefix") or "sms").lower()
     )
     additional["duplicate"] = False
     return StatusUpdate(
@@ -513,9 +616,9 @@ def parse_status_callback(
         timestamp=received_at or _now(),
         error=error,
         price=price,
-        price_unit=(_one(fields, "PriceUnit") or "").strip() or None,
+        price_unit=(first.get("PriceUnit") or "").strip() or None,
         segments=segments,
-        date_updated=_parse_dlr_date(_one(fields, "RawDlrDoneDate")),
+        date_updated=_parse_dlr_date(first.get("RawDlrDoneDate")),
         additional_data=additional,
     )
 
@@ -539,18 +642,25 @@ def webhook_dedup_key(source: MessageSource, kind: WebhookKind,
     ``I-Twilio-Idempotency-Token`` (the same on every retry of one request) when present, else
     the AccountSid, MessageSid and (for status callbacks) the status. Long keys are hashed.
     """
+    return _dedup_key(source, kind, {name: values[0] for name, values in fields.items() if values})
+
+
+def _dedup_key(source: MessageSource, kind: WebhookKind, first: _First) -> str:
+    """:func:`webhook_dedup_key` on the first value of every field."""
     token = (source.header(IDEMPOTENCY_HEADER) or "").strip()
     if token:
         key = f"twilio:{kind}:token:{token}"
     else:
-        sid = (_one(fields, "MessageSid") or _one(fields, "SmsMessageSid")
-               or _one(fields, "SmsSid") or "").strip()
-        account = (_one(fields, "AccountSid") or "").strip()
+        sid = (first.get("MessageSid") or first.get("SmsMessageSid")
+               or first.get("SmsSid") or "").strip()
+        account = (first.get("AccountSid") or "").strip()
         status = ""
         if kind == "status":
-            status = (_one(fields, "MessageStatus") or _one(fields, "SmsStatus") or "").strip()
+            status = (first.get("MessageStatus") or first.get("SmsStatus") or "").strip()
         key = f"twilio:{kind}:{account}:{sid}:{status.lower()}"
     if len(key) > _MAX_KEY_LENGTH:
+        import hashlib
+
         key = "twilio:sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return key
 
@@ -584,11 +694,106 @@ def _tokens(parameters: Mapping[str, Any]) -> list[str]:
     return tokens
 
 
-@attrs.frozen
-class _Read:
-    """A webhook that passed size, signature and form checks: its fields, in order."""
+_Read = tuple[list[tuple[str, str]], dict[str, str], dict[str, list[str]]]
+"""A webhook that passed size, signature and form checks: its fields in order, then grouped
+(``first``, ``repeated``: see :func:`_group`). A plain tuple: it is made for every webhook."""
 
-    items: list[tuple[str, str]]
+
+# The parameters the webhook configuration is derived from (see _WebhookConfig).
+_CONFIG_KEYS = ("AuthToken", "SecondaryAuthTokens", "WebhookUrl", "StatusCallback",
+                "ValidateSignatures", "TrustForwardedHeaders", "MaxWebhookBodySize")
+
+
+@attrs.frozen
+class _ConfiguredUrl:
+    """A configured webhook URL (``WebhookUrl`` / ``StatusCallback``), split once.
+
+    ``parts`` is None when it is not a URL at all (then nothing can be validated).
+    """
+
+    parts: SplitResult | None
+    joined: str | None
+
+    @classmethod
+    def of(cls, configured: str) -> _ConfiguredUrl:
+        try:
+            parts = urlsplit(configured.strip())
+            return cls(parts, urlunsplit(parts))
+        except ValueError:
+            return cls(None, None)
+
+    def resolve(self, source: MessageSource) -> str | None:
+        """:func:`resolve_public_url` with this configured URL (the request's query string is
+        used when the configured URL has none)."""
+        parts = self.parts
+        if parts is None:
+            return None
+        if not parts.query and source.url:
+            try:
+                query = urlsplit(source.url).query
+                if query:
+                    return urlunsplit(parts._replace(query=query))
+            except ValueError:
+                return None
+        return self.joined
+
+
+def _configured(value: Any) -> _ConfiguredUrl | None:
+    return _ConfiguredUrl.of(value) if isinstance(value, str) and value else None
+
+
+@attrs.frozen
+class _WebhookConfig:
+    """What the webhook settings mean, derived once from ``self.parameters`` (and again only
+    when one of the values in ``key`` changes)."""
+
+    key: tuple[Any, ...] = attrs.field(repr=False)
+    limit: int
+    validate: bool
+    trust_forwarded: bool
+    tokens: tuple[str, ...] = attrs.field(repr=False)
+    keyring: _Keyring = attrs.field(repr=False)
+    message_url: _ConfiguredUrl | None
+    status_url: _ConfiguredUrl | None
+
+    @classmethod
+    def of(cls, parameters: Mapping[str, Any], key: tuple[Any, ...]) -> _WebhookConfig:
+        webhook_url = parameters.get("WebhookUrl")
+        status_url = parameters.get("StatusCallback") or webhook_url
+        tokens = tuple(_tokens(parameters))
+        from .signature import _Keyring
+
+        return cls(
+            key=key,
+            limit=int(parameters.get("MaxWebhookBodySize") or DEFAULT_MAX_WEBHOOK_BODY_SIZE),
+            validate=_as_bool(parameters.get("ValidateSignatures"), True),
+            trust_forwarded=_as_bool(parameters.get("TrustForwardedHeaders"), False),
+            tokens=tokens,
+            keyring=_Keyring.of(tokens),
+            message_url=_configured(webhook_url),
+            status_url=_configured(status_url),
+        )
+
+    def url(self, source: MessageSource, kind: WebhookKind) -> str | None:
+        """The URL a webhook of this kind is validated against."""
+        configured = self.status_url if kind == "status" else self.message_url
+        if configured is not None:
+            return configured.resolve(source)
+        return resolve_public_url(source, trust_forwarded=self.trust_forwarded)
+
+
+def _signature_matches(keyring: _Keyring, url: str, pairs: list[tuple[str, str]],
+                       signature: str, body: bytes | None) -> bool:
+    """``validate_signature`` for the URL (and the URL without its fragment) on fields that are
+    known to be well-formed ``(str, str)`` pairs, with the tokens' keyring."""
+    try:
+        expected = signature.strip().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    for candidate in _candidate_urls(url):
+        if keyring.verify(candidate, pairs, expected, body):
+            return True
+    return False
 
 
 class TwilioWebhookMixin:
@@ -602,6 +807,7 @@ class TwilioWebhookMixin:
     """
 
     dedup_store: DeduplicationStore | None = None
+    _webhook_config_cache: _WebhookConfig | None = None
 
     # -- what the connector base calls ------------------------------------------------------
     def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
@@ -610,14 +816,14 @@ class TwilioWebhookMixin:
             read = self._read_webhook(source, "message")
             if isinstance(read, ErrorInfo):
                 return Result.fail(read)
-            received_at = _now()
+            _, first, repeated = read
+            received_at = _now_iso()
             try:
-                message = parse_inbound_message(read.items, received_at=received_at)
+                message = _inbound_message(first, repeated, received_at)
             except _WebhookDataError as exc:
                 return Result.fail(_data_error(exc.message, issues=exc.issues))
-            key = webhook_dedup_key(source, "message", _fields(read.items))
-            info = {"dedup_key": key, "received_at": received_at.isoformat(),
-                    "webhook": "message"}
+            key = _dedup_key(source, "message", first)
+            info = {"dedup_key": key, "received_at": received_at, "webhook": "message"}
             if self._webhook_store().seen(key):
                 logger.info("duplicate inbound message webhook %s ignored", message.id)
                 return Result.ok(ReceiveResult(messages=(), is_duplicate=True,
@@ -638,11 +844,12 @@ class TwilioWebhookMixin:
             read = self._read_webhook(source, "status")
             if isinstance(read, ErrorInfo):
                 return Result.fail(read)
+            _, first, repeated = read
             try:
-                update = parse_status_callback(read.items)
+                update = _status_callback(first, repeated, None)
             except _WebhookDataError as exc:
                 return Result.fail(_data_error(exc.message, issues=exc.issues))
-            key = webhook_dedup_key(source, "status", _fields(read.items))
+            key = _dedup_key(source, "status", first)
             duplicate = self._webhook_store().seen(key)
             if duplicate:
                 logger.info("duplicate status callback %s/%s ignored",
@@ -657,9 +864,18 @@ class TwilioWebhookMixin:
             ))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _webhook_parameters(self) -> Mapping[str, Any]:
+    def _webhook_config(self) -> _WebhookConfig:
+        """The webhook settings' meaning, derived again only when one of them changed."""
         parameters = getattr(self, "parameters", None)
-        return parameters if isinstance(parameters, Mapping) else {}
+        if type(parameters) is not dict and not isinstance(parameters, Mapping):
+            parameters = {}
+        key = tuple(map(parameters.get, _CONFIG_KEYS))
+        if isinstance(key[1], list):  # a list can change in place: keep a snapshot
+            key = (key[0], tuple(key[1]), *key[2:])
+        config = self._webhook_config_cache
+        if config is None or config.key != key:
+            config = self._webhook_config_cache = _WebhookConfig.of(parameters, key)
+        return config
 
     def _webhook_store(self) -> DeduplicationStore:
         store = self.dedup_store
@@ -667,6 +883,8 @@ class TwilioWebhookMixin:
             with _STORE_LOCK:
                 store = self.dedup_store
                 if store is None:
+                    from ratatosk._dedup import InMemoryDeduplicationStore
+
                     store = self.dedup_store = InMemoryDeduplicationStore()
         return store
 
@@ -677,31 +895,23 @@ class TwilioWebhookMixin:
         ``WebhookUrl`` (the seed's "URL for inbound SMS and status callbacks"); without one, the
         request's own URL.
         """
-        parameters = self._webhook_parameters()
-        configured = parameters.get("WebhookUrl")
-        if kind == "status":
-            configured = parameters.get("StatusCallback") or configured
-        return resolve_public_url(
-            source,
-            configured_url=configured if isinstance(configured, str) and configured else None,
-            trust_forwarded=_as_bool(parameters.get("TrustForwardedHeaders"), False),
-        )
+        return self._webhook_config().url(source, kind)
 
     def _read_webhook(self, source: MessageSource, kind: WebhookKind) -> _Read | ErrorInfo:
         """Size, signature and form checks, in that order; the fields or the error."""
         if not isinstance(source, MessageSource):
             raise TypeError(f"expected a MessageSource, not {type(source).__name__}")
-        parameters = self._webhook_parameters()
-        limit = parameters.get("MaxWebhookBodySize") or DEFAULT_MAX_WEBHOOK_BODY_SIZE
-        if len(source.body) > int(limit):
-            return _data_error(f"the webhook body is larger than {int(limit)} bytes",
-                               details={"reason": "too_large", "limit": int(limit)})
+        config = self._webhook_config()
+        limit = config.limit
+        if len(source.body) > limit:
+            return _data_error(f"the webhook body is larger than {limit} bytes",
+                               details={"reason": "too_large", "limit": limit})
         method = source.method.upper()
         if method not in ("POST", "GET"):
             return _data_error(f"Twilio webhooks are POST (or GET) requests, not {method}")
 
-        validate = _as_bool(parameters.get("ValidateSignatures"), True)
-        url = self.webhook_url(source, kind)
+        validate = config.validate
+        url = config.url(source, kind)
         signature = (source.header(SIGNATURE_HEADER) or "").strip()
         if validate:
             if not url:
@@ -728,7 +938,7 @@ class TwilioWebhookMixin:
             return _data_error(f"the webhook body cannot be read: {exc}")
 
         if validate:
-            tokens = _tokens(parameters)
+            tokens = config.tokens
             if not tokens:
                 return messaging_error(
                     MessagingErrorCodes.INVALID_CONFIGURATION,
@@ -736,8 +946,7 @@ class TwilioWebhookMixin:
                     "(or set ValidateSignatures=false)")
             body = source.body if media_type == JSON_MEDIA_TYPE else None
             assert url is not None
-            if not any(validate_signature(tokens, candidate, signed_params, signature, body=body)
-                       for candidate in _candidate_urls(url)):
+            if not _signature_matches(config.keyring, url, signed_params, signature, body):
                 return _signature_error(
                     "the X-Twilio-Signature does not match the request (check the auth token and "
                     "that the URL Twilio called is the configured one)", "mismatch")
@@ -746,4 +955,5 @@ class TwilioWebhookMixin:
             return _data_error(
                 f"Twilio message webhooks are form-encoded ({FORM_MEDIA_TYPE}), "
                 f"not {media_type or 'untyped'}")
-        return _Read(items)
+        first, repeated = _group(items)
+        return items, first, repeated

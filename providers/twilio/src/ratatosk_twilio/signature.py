@@ -19,12 +19,22 @@ in the raw body is a space here), exactly as a form parser returns them.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
+from binascii import b2a_base64 as _b64
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeAlias
+from functools import lru_cache
+from hmac import compare_digest as _compare_digest
+from hmac import digest as _hmac_digest
+from itertools import chain
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import parse_qs, urlsplit
+
+from attrs import define, field
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+    _Pads = tuple[tuple[_Hash, _Hash], ...]  # (inner, outer) hash states, one pair per key
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -43,6 +53,7 @@ Starlette, Werkzeug, Django and multidict are read with all their values) or ``(
 pairs, names repeated as often as they occur."""
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_chain = chain.from_iterable
 
 
 def body_sha256(body: bytes) -> str:
@@ -77,22 +88,23 @@ def _pairs(params: Params | None) -> list[tuple[str, str]]:
 
 
 def _payload(url: str, pairs: list[tuple[str, str]], *, unique_values: bool = False) -> bytes:
-    grouped: dict[str, list[str]] = {}
-    for name, value in pairs:
-        grouped.setdefault(name, []).append(value)
-    parts = [url]
-    for name in sorted(grouped):
-        values = grouped[name]
-        for value in sorted(set(values) if unique_values else values):
-            parts.append(name)
-            parts.append(value)
+    """The signed bytes: ``url`` then every ``name + value``, sorted by name, then by value.
+
+    Sorting the ``(name, value)`` tuples orders them exactly as grouping by sorted name and
+    sorting each name's values does (tuples compare by name first, then by value).
+    """
     # surrogatepass: a string that cannot be valid UTF-8 still hashes (and simply never matches).
-    return "".join(parts).encode("utf-8", "surrogatepass")
+    return (url + _joined(pairs, unique_values)).encode("utf-8", "surrogatepass")
+
+
+def _joined(pairs: Iterable[tuple[str, str]], unique_values: bool = False) -> str:
+    """``name + value`` of every pair, in signing order (see :func:`_payload`)."""
+    return "".join(_chain(sorted(set(pairs) if unique_values else pairs)))
 
 
 def _sign(token: str, payload: bytes) -> bytes:
-    digest = hmac.new(token.encode("utf-8", "surrogatepass"), payload, hashlib.sha1).digest()
-    return base64.b64encode(digest)
+    return _b64(_hmac_digest(token.encode("utf-8", "surrogatepass"), payload, "sha1"),
+                newline=False)
 
 
 def compute_signature(auth_token: str, url: str, params: Params | None = None) -> str:
@@ -159,13 +171,150 @@ def _url_variants(url: str) -> list[str]:
     return variants
 
 
+@lru_cache(maxsize=64)
+def _encoded_variants(url: str) -> tuple[bytes, ...]:
+    """:func:`_url_variants` encoded for signing, computed once per URL (a webhook's URL is
+    nearly always the same configured one)."""
+    return tuple(variant.encode("utf-8", "surrogatepass") for variant in _url_variants(url))
+
+
+def _may_carry_body_hash(url: str) -> bool:
+    """False only when ``bodySHA256`` cannot be a query parameter name of ``url``.
+
+    The name can only appear after decoding if the URL spells it out, percent-escapes something
+    (``%62odySHA256``), or has a tab or line break, which ``urlsplit`` deletes.
+    """
+    return ("bodySHA256" in url or "%" in url or "\t" in url or "\r" in url
+            or "\n" in url)
+
+
 def _body_hash_in_url(url: str) -> str | None:
+    if not _may_carry_body_hash(url):
+        return None
     try:
         query = urlsplit(url).query
     except ValueError:
         return None
     values = parse_qs(query, keep_blank_values=True).get("bodySHA256")
     return values[0] if values else None
+
+
+def _check_tokens(tokens: Sequence[object]) -> None:
+    for token in tokens:
+        if not isinstance(token, str):
+            raise TypeError("auth tokens must be str")
+
+
+_TRANS_36 = bytes(x ^ 0x36 for x in range(256))
+_TRANS_5C = bytes(x ^ 0x5C for x in range(256))
+_SHA1_BLOCK = 64
+_MAX_URLS = 32
+
+
+@define(repr=False)  # it holds the auth tokens' HMAC keys: never shown
+class _Keyring:
+    """HMAC-SHA1 (RFC 2104) under each auth token, with the key pads absorbed once.
+
+    ``HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m))``. The inner hash is also kept with each
+    URL already fed in (signed payloads start with the URL, and a webhook URL rarely changes), so
+    a check only hashes the parameters. Copies of these states give exactly ``hmac.digest``'s
+    result (the tests check it).
+    """
+
+    _pads: _Pads
+    _by_url: dict[bytes, _Pads] = field(factory=dict)
+
+    @classmethod
+    def of(cls, tokens: Sequence[str]) -> _Keyring:
+        """A keyring for these (str) tokens, tried in this order."""
+        pads = []
+        for token in tokens:
+            key = token.encode("utf-8", "surrogatepass")
+            if len(key) > _SHA1_BLOCK:
+                key = hashlib.sha1(key).digest()
+            key = key.ljust(_SHA1_BLOCK, b"\0")
+            pads.append((hashlib.sha1(key.translate(_TRANS_36)),
+                         hashlib.sha1(key.translate(_TRANS_5C))))
+        return cls(tuple(pads))
+
+    def _states(self, url: bytes) -> _Pads:
+        states = self._by_url.get(url)
+        if states is None:
+            if len(self._by_url) >= _MAX_URLS:  # URLs taken from requests: stay bounded
+                self._by_url.clear()
+            fed = []
+            for inner, outer in self._pads:
+                inner = inner.copy()
+                inner.update(url)
+                fed.append((inner, outer))
+            states = self._by_url[url] = tuple(fed)
+        return states
+
+    def verify(self, url: str, pairs: Sequence[tuple[str, str]], expected: bytes,
+               body: bytes | None) -> bool:
+        """:func:`validate_signature` with these keys, on well-formed arguments (a str URL,
+        ``(str, str)`` pairs, the stripped ASCII signature)."""
+        state = _body_hash_state(url, body)
+        if state is False:
+            return False
+        return self._check(url, () if state else pairs, expected)
+
+    def _check(self, url: str, pairs: Sequence[tuple[str, str]], expected: bytes) -> bool:
+        urls = _encoded_variants(url)
+        if self.matches(urls, _joined(pairs).encode("utf-8", "surrogatepass"), expected):
+            return True
+        # twilio-python signs a repeated identical value once: accept that spelling too
+        if len(set(pairs)) != len(pairs):
+            unique = _joined(pairs, unique_values=True).encode("utf-8", "surrogatepass")
+            return self.matches(urls, unique, expected)
+        return False
+
+    def matches(self, urls: Sequence[bytes], rest: bytes, expected: bytes) -> bool:
+        """Whether the signature of ``url + rest`` under one of the keys is ``expected``, for
+        one of ``urls``.
+
+        Every candidate is compared in constant time (``hmac.compare_digest``); the search stops
+        at the first match, which reveals nothing an attacker does not learn from the answer.
+        """
+        for url in urls:
+            for inner, outer in self._states(url):
+                inner = inner.copy()
+                inner.update(rest)
+                outer = outer.copy()
+                outer.update(inner.digest())
+                if _compare_digest(_b64(outer.digest(), newline=False), expected):
+                    return True
+        return False
+
+
+def _verify(
+    tokens: Sequence[str],
+    url: str,
+    pairs: Sequence[tuple[str, str]],
+    expected: bytes,
+    body: bytes | None,
+) -> bool:
+    """The core of :func:`validate_signature`, once its arguments are known to be well-formed:
+    non-empty tokens, a str URL, ``(str, str)`` pairs and the stripped ASCII signature."""
+    state = _body_hash_state(url, body)
+    if state is False:
+        return False
+    _check_tokens(tokens)
+    return _Keyring.of(tokens)._check(url, () if state else pairs, expected)
+
+
+def _body_hash_state(url: str, body: bytes | None) -> bool | None:
+    """None when ``url`` carries no ``bodySHA256`` (the form parameters are signed); True when
+    it does and ``body`` matches it (only the URL is signed); False when the body is missing or
+    does not match."""
+    body_hash = _body_hash_in_url(url)
+    if body_hash is None:
+        return None
+    if body is None:
+        return False
+    actual = body_sha256(body).encode("ascii")
+    claimed = body_hash.strip().lower().encode("utf-8", "surrogatepass")
+    return _compare_digest(actual, claimed)
 
 
 def validate_signature(
@@ -199,32 +348,11 @@ def validate_signature(
         expected = signature.strip().encode("ascii")
     except UnicodeEncodeError:
         return False
-
-    body_hash = _body_hash_in_url(url)
-    payloads: list[bytes]
-    if body_hash is not None:
-        if body is None:
-            return False
-        actual = body_sha256(body).encode("ascii")
-        claimed = body_hash.strip().lower().encode("utf-8", "surrogatepass")
-        if not hmac.compare_digest(actual, claimed):
-            return False
-        payloads = [_payload(variant, []) for variant in _url_variants(url)]
+    if _body_hash_in_url(url) is not None:
+        pairs: list[tuple[str, str]] = []  # params are ignored: only the URL is signed
     else:
         try:
             pairs = _pairs(params)
         except TypeError:  # e.g. a file upload where form fields were expected
             return False
-        payloads = [_payload(variant, pairs) for variant in _url_variants(url)]
-        if len(set(pairs)) != len(pairs):
-            payloads += [
-                _payload(variant, pairs, unique_values=True) for variant in _url_variants(url)
-            ]
-
-    valid = False
-    for token in tokens:
-        if not isinstance(token, str):
-            raise TypeError("auth tokens must be str")
-        for payload in payloads:
-            valid |= hmac.compare_digest(_sign(token, payload), expected)
-    return valid
+    return _verify(tokens, url, pairs, expected, body)
