@@ -9,7 +9,6 @@ are released in order, ``1 / rate`` seconds apart, without polling.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -68,12 +67,18 @@ class TokenBucket:
         with self._lock:
             self._tokens = min(self._capacity, self._tokens + 1.0)
 
-    async def acquire(
-        self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    ) -> float:
-        """Wait (asynchronously) for a token; returns the seconds waited."""
+    async def acquire(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> float:
+        """Wait (asynchronously) for a token; returns the seconds waited.
+
+        ``sleep`` defaults to :func:`asyncio.sleep` (imported here: the blocking path and the
+        command line never need asyncio).
+        """
         wait = self.reserve()
         if wait > 0:
+            if sleep is None:
+                import asyncio
+
+                sleep = asyncio.sleep
             try:
                 await sleep(wait)
             except BaseException:
