@@ -166,6 +166,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                 TwilioChannelSchemas.TWILIO_SMS,
                 base.copy().set_parameter("MessagingServiceSid", DEMO_SERVICE_SID),
             ).blocking()
+            connectors["whatsapp"], connectors["scheduler"] = whatsapp, scheduler
             sms = connectors["sms"]
             sids: list[str | None] = []
 
@@ -259,6 +260,9 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                         "canceled",
                         f"scheduled {scheduled[:10]}… {cancel.data.provider_status}",
                     )
+                    # the cancel is reported by a status callback too: wait for it
+                    while not timeline.all_final([scheduled]) and time.monotonic() < deadline:
+                        time.sleep(0.05)
                 else:
                     timeline.add("-> update", "cancel failed", str(cancel.error), ok=False)
             for sid in filter(None, sids):
@@ -271,11 +275,12 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                         f"({status.data.segments} segment(s), price {status.data.price} "
                         f"{status.data.price_unit or ''})".rstrip(),
                     )
-            for connector in (sms, whatsapp, scheduler):
-                connector.shutdown()
     finally:
+        # stop whatever could still call the receiver before the connectors it uses
         server.shutdown()
         server.server_close()
+        for connector in connectors.values():
+            connector.shutdown()
 
     ok = all(e.ok for e in timeline.events) and timeline.count("inbound") >= 1
     _print(timeline, out)
