@@ -1,10 +1,11 @@
-"""What every benchmark case shares: the message sent, the budget, and the timing loops.
+"""What every benchmark case shares: the message sent, the budget, sessions and timing loops.
 
-A *budget* is either time-bounded (``duration`` seconds, the real run) or count-bounded (``count``
-messages, the ``--quick`` smoke run). Either way a warm-up of ``warmup`` messages runs first,
-untimed, so connection set-up is not measured.
+A case is a *session*: set up once in its worker process (connector, pools, event loop), warmed up
+untimed, then run in *slices*, each bounded by a budget: ``duration`` seconds (the real run) or
+``count`` messages (the ``--quick`` smoke run). ``bench/run.py`` interleaves the slices of the cases
+it compares, so a change in the machine's load hits all of them alike.
 
-The loops start no new request after the budget is spent and wait for the ones in flight; the rate
+A slice starts no new request after its budget is spent and waits for the ones in flight; its rate
 is successes divided by the wall time from the first start to the last completion.
 """
 
@@ -14,10 +15,10 @@ import asyncio
 import base64
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 T = TypeVar("T")
 
@@ -43,14 +44,13 @@ def messages_url(base_url: str) -> str:
 
 @frozen
 class Budget:
-    """How much to run: ``duration`` seconds, or exactly ``count`` messages; ``warmup`` first."""
+    """How much one slice runs: ``duration`` seconds, or exactly ``count`` messages."""
 
     duration: float | None = None
     count: int | None = None
-    warmup: int = 50
 
     def gate(self) -> Callable[[], bool]:
-        """A fresh "may I start another one?" function for one timed run."""
+        """A fresh "may I start another one?" function for one slice."""
         if self.count is not None:
             remaining = [self.count]
 
@@ -62,9 +62,6 @@ class Budget:
         deadline = time.perf_counter() + (self.duration or 1.0)
         clock = time.perf_counter
         return lambda: clock() < deadline
-
-    def warmup_gate(self) -> Callable[[], bool]:
-        return Budget(count=self.warmup).gate()
 
 
 @define
@@ -93,17 +90,82 @@ def gated(gate: Callable[[], bool], item: T) -> Iterator[T]:
         yield item
 
 
-async def run_concurrent(
-    send_one: Callable[[], Awaitable[bool]], concurrency: int, budget: Budget
-) -> Measurement:
-    """Keep ``concurrency`` calls of ``send_one`` in flight until the budget is spent."""
-    await _drive(send_one, concurrency, budget.warmup_gate(), Measurement())
-    result = Measurement()
-    cpu, start = time.process_time(), time.perf_counter()
-    await _drive(send_one, concurrency, budget.gate(), result)
-    result.elapsed = time.perf_counter() - start
-    result.cpu = time.process_time() - cpu
-    return result
+# -- sessions: a case set up once, then run in timed slices --------------------------------------
+class Session(Protocol):
+    """A case, set up (and warmed up) once; ``run`` is one timed slice, ``close`` cleans up and
+    returns the case's extra figures (which transport ran, ...)."""
+
+    def run(self, budget: Budget) -> Measurement: ...
+
+    def close(self) -> dict[str, Any]: ...
+
+
+@define(eq=False)
+class SyncSession:
+    """Calls ``send_one`` one after the other."""
+
+    send_one: Callable[[], bool]
+    cleanup: Callable[[], object] = lambda: None
+    extra: dict[str, Any] = field(factory=dict)
+
+    def run(self, budget: Budget) -> Measurement:
+        result = Measurement()
+        cpu, start = time.process_time(), time.perf_counter()
+        _loop(self.send_one, budget.gate(), result)
+        result.elapsed = time.perf_counter() - start
+        result.cpu = time.process_time() - cpu
+        return result
+
+    def close(self) -> dict[str, Any]:
+        self.cleanup()
+        return self.extra
+
+
+Drive = Callable[[Callable[[], bool], Measurement], Awaitable[None]]
+
+
+@define(eq=False)
+class AsyncSession:
+    """Runs ``drive(gate, result)`` on its own event loop, which lives as long as the session
+    (so pools and connections persist from slice to slice)."""
+
+    loop: asyncio.AbstractEventLoop
+    drive: Drive
+    cleanup: Callable[[], Awaitable[object]]
+    extra: dict[str, Any] = field(factory=dict)
+
+    def run(self, budget: Budget) -> Measurement:
+        result = Measurement()
+        cpu, start = time.process_time(), time.perf_counter()
+        self.loop.run_until_complete(self.drive(budget.gate(), result))
+        result.elapsed = time.perf_counter() - start
+        result.cpu = time.process_time() - cpu
+        return result
+
+    def close(self) -> dict[str, Any]:
+        try:
+            self.loop.run_until_complete(self.cleanup())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        finally:
+            self.loop.close()
+        return self.extra
+
+
+def async_session(setup: Callable[[], Awaitable[tuple[Drive, Callable[[], Awaitable[object]],
+                                                      dict[str, Any]]]]) -> AsyncSession:
+    """An :class:`AsyncSession` whose drive, cleanup and extra ``setup`` builds inside the loop."""
+    loop = asyncio.new_event_loop()
+    drive, cleanup, extra = loop.run_until_complete(setup())
+    return AsyncSession(loop, drive, cleanup, extra)
+
+
+def concurrent(send_one: Callable[[], Awaitable[bool]], concurrency: int) -> Drive:
+    """A drive keeping ``concurrency`` calls of ``send_one`` in flight while the gate allows."""
+
+    async def drive(gate: Callable[[], bool], result: Measurement) -> None:
+        await _drive(send_one, concurrency, gate, result)
+
+    return drive
 
 
 async def _drive(
@@ -123,17 +185,6 @@ async def _drive(
                 result.record_error("unsuccessful response")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-def run_sequential(send_one: Callable[[], bool], budget: Budget) -> Measurement:
-    """Call ``send_one`` one after the other until the budget is spent."""
-    _loop(send_one, budget.warmup_gate(), Measurement())
-    result = Measurement()
-    cpu, start = time.process_time(), time.perf_counter()
-    _loop(send_one, budget.gate(), result)
-    result.elapsed = time.perf_counter() - start
-    result.cpu = time.process_time() - cpu
-    return result
 
 
 def _loop(send_one: Callable[[], bool], gate: Callable[[], bool], result: Measurement) -> None:

@@ -160,7 +160,21 @@ def _listen(port: int, *, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def _raise_file_limit() -> None:
+    """Allow as many open connections as the hard limit does (every sweep keeps hundreds)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, OSError, ValueError):  # not POSIX, or not allowed: keep the limit
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _raise_file_limit()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free)")
     parser.add_argument("--workers", type=int, default=1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,11 +21,12 @@ from _common import (
     FROM,
     HEADERS,
     TO,
-    Budget,
-    Measurement,
+    Drive,
+    Session,
+    SyncSession,
+    async_session,
+    concurrent,
     messages_url,
-    run_concurrent,
-    run_sequential,
 )
 
 
@@ -43,7 +44,7 @@ def _twilio_client(base_url: str, http_client: Any) -> Any:
     return client
 
 
-def twilio_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def twilio_sync(base_url: str, concurrency: int) -> Session:
     """twilio-python's sync client (requests session, pooled), one message after the other."""
     from twilio.http.http_client import TwilioHttpClient
 
@@ -52,44 +53,43 @@ def twilio_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
     def send() -> bool:
         return bool(client.messages.create(to=TO, from_=FROM, body=BODY).sid)
 
-    try:
-        return run_sequential(send, budget)
-    finally:
-        client.http_client.session.close()
+    return SyncSession(send, client.http_client.session.close)
 
 
-async def twilio_async(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def twilio_async(base_url: str, concurrency: int) -> Session:
     """twilio-python's AsyncTwilioHttpClient (aiohttp), ``concurrency`` in flight."""
-    from twilio.http.async_http_client import AsyncTwilioHttpClient
 
-    http_client = AsyncTwilioHttpClient()
-    client = _twilio_client(base_url, http_client)
+    async def setup() -> tuple[Drive, Callable[[], Awaitable[object]], dict[str, Any]]:
+        from twilio.http.async_http_client import AsyncTwilioHttpClient
 
-    async def send() -> bool:
-        message = await client.messages.create_async(to=TO, from_=FROM, body=BODY)
-        return bool(message.sid)
+        http_client = AsyncTwilioHttpClient()
+        client = _twilio_client(base_url, http_client)
 
-    try:
-        return await run_concurrent(send, concurrency, budget)
-    finally:
-        await http_client.close()
+        async def send() -> bool:
+            message = await client.messages.create_async(to=TO, from_=FROM, body=BODY)
+            return bool(message.sid)
+
+        return concurrent(send, concurrency), http_client.close, {}
+
+    return async_session(setup)
 
 
 # -- raw HTTP ------------------------------------------------------------------------------------
-def httpx_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def httpx_sync(base_url: str, concurrency: int) -> Session:
     """A raw ``httpx.Client`` (default pool), one request after the other."""
     import httpx
 
     url = messages_url(base_url)
-    with httpx.Client() as client:
-        def send() -> bool:
-            response = client.post(url, content=FORM_BODY, headers=HEADERS)
-            return _sid(response.status_code, response.content)
+    client = httpx.Client()
 
-        return run_sequential(send, budget)
+    def send() -> bool:
+        response = client.post(url, content=FORM_BODY, headers=HEADERS)
+        return _sid(response.status_code, response.content)
+
+    return SyncSession(send, client.close)
 
 
-def stdlib_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def stdlib_sync(base_url: str, concurrency: int) -> Session:
     """One keep-alive ``http.client.HTTPConnection``: the floor of a blocking Python client."""
     parts = urlsplit(messages_url(base_url))
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
@@ -100,74 +100,78 @@ def stdlib_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
         response = connection.getresponse()
         return _sid(response.status, response.read())
 
-    try:
-        return run_sequential(send, budget)
-    finally:
-        connection.close()
+    return SyncSession(send, connection.close)
 
 
-def urllib3_sync(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def urllib3_sync(base_url: str, concurrency: int) -> Session:
     """A raw ``urllib3.PoolManager`` (what requests, and so twilio-python, sits on)."""
     import urllib3
 
     url = messages_url(base_url)
-    with urllib3.PoolManager() as pool:
-        def send() -> bool:
-            response = pool.request("POST", url, body=FORM_BODY, headers=HEADERS,
-                                    redirect=False, retries=False)
-            return _sid(response.status, response.data)
+    pool = urllib3.PoolManager()
 
-        return run_sequential(send, budget)
+    def send() -> bool:
+        response = pool.request("POST", url, body=FORM_BODY, headers=HEADERS,
+                                redirect=False, retries=False)
+        return _sid(response.status, response.data)
+
+    return SyncSession(send, pool.clear)
 
 
-async def _httpx_async(base_url: str, budget: Budget, concurrency: int,
-                       transport: Any = None) -> Measurement:
-    import httpx
+def _httpx_async(base_url: str, concurrency: int, aiohttp_transport: bool = False) -> Session:
+    async def setup() -> tuple[Drive, Callable[[], Awaitable[object]], dict[str, Any]]:
+        import httpx
 
-    url = messages_url(base_url)
-    async with httpx.AsyncClient(transport=transport) as client:
+        transport = None
+        if aiohttp_transport:
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport()
+        url = messages_url(base_url)
+        client = httpx.AsyncClient(transport=transport)
+
         async def send() -> bool:
             response = await client.post(url, content=FORM_BODY, headers=HEADERS)
             return _sid(response.status_code, response.content)
 
-        return await run_concurrent(send, concurrency, budget)
+        return concurrent(send, concurrency), client.aclose, {}
+
+    return async_session(setup)
 
 
-async def httpx_async(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def httpx_async(base_url: str, concurrency: int) -> Session:
     """A raw ``httpx.AsyncClient`` (default pool: 100 connections, 20 kept alive)."""
-    return await _httpx_async(base_url, budget, concurrency)
+    return _httpx_async(base_url, concurrency)
 
 
-async def httpx_aiohttp(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def httpx_aiohttp(base_url: str, concurrency: int) -> Session:
     """A raw ``httpx.AsyncClient`` on the httpx-aiohttp transport."""
-    from httpx_aiohttp import AiohttpTransport
-
-    return await _httpx_async(base_url, budget, concurrency, AiohttpTransport())
+    return _httpx_async(base_url, concurrency, aiohttp_transport=True)
 
 
-async def aiohttp_raw(base_url: str, budget: Budget, concurrency: int) -> Measurement:
+def aiohttp_raw(base_url: str, concurrency: int) -> Session:
     """A raw ``aiohttp.ClientSession`` (default connector: 100 connections)."""
-    import aiohttp
 
-    url = messages_url(base_url)
-    async with aiohttp.ClientSession() as session:
+    async def setup() -> tuple[Drive, Callable[[], Awaitable[object]], dict[str, Any]]:
+        import aiohttp
+
+        url = messages_url(base_url)
+        session = aiohttp.ClientSession()
+
         async def send() -> bool:
             async with session.post(url, data=FORM_BODY, headers=HEADERS) as response:
                 return _sid(response.status, await response.read())
 
-        return await run_concurrent(send, concurrency, budget)
+        return concurrent(send, concurrency), session.close, {}
+
+    return async_session(setup)
 
 
-SyncCase = Callable[[str, Budget, int], Measurement]
-AsyncCase = Callable[[str, Budget, int], Coroutine[Any, Any, Measurement]]
-
-SYNC_CASES: dict[str, SyncCase] = {
+CASES: dict[str, Callable[[str, int], Session]] = {
     "twilio_sync": twilio_sync,
     "httpx_sync": httpx_sync,
     "stdlib_sync": stdlib_sync,
     "urllib3_sync": urllib3_sync,
-}
-ASYNC_CASES: dict[str, AsyncCase] = {
     "twilio_async": twilio_async,
     "httpx_async": httpx_async,
     "httpx_aiohttp": httpx_aiohttp,

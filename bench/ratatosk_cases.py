@@ -1,15 +1,17 @@
 """The Ratatosk side of the benchmark: send_batch, blocking sends, the webhook path, memory.
 
-Each case returns ``(Measurement, extra)`` where ``extra`` holds case-specific figures (peak memory,
-which transport ran). The connector is the real ``TwilioSmsConnector`` with ``BaseUrl`` pointing at
-the loopback server; only the transport differs between the rows of one kind.
+Each case builds a session (``_common.Session``): set up once, run in timed slices, closed with
+its extra figures (which transport ran, memory). The connector is the real ``TwilioSmsConnector``
+with ``BaseUrl`` pointing at the loopback server; only the transport differs between the rows of
+one kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from _common import (
@@ -19,9 +21,15 @@ from _common import (
     FROM,
     TO,
     Budget,
+    Drive,
     Measurement,
+    Session,
+    SyncSession,
+    async_session,
+    concurrent,
     gated,
 )
+from attrs import define, field
 
 if TYPE_CHECKING:
     from ratatosk import Message, MessageSource
@@ -30,7 +38,7 @@ if TYPE_CHECKING:
 WEBHOOK_URL = "https://bench.example.com/twilio/sms"
 CHUNK = 2_000  # webhook inputs built per untimed round
 
-Case = Callable[[str, Budget, int, str], "tuple[Measurement, dict[str, Any]]"]
+Setup = tuple[Drive, Callable[[], Awaitable[object]], dict[str, Any]]
 
 
 def _settings(base_url: str) -> dict[str, str]:
@@ -43,10 +51,14 @@ def _settings(base_url: str) -> dict[str, str]:
 
 
 def _async_transport(name: str) -> Any:
-    """``default`` (None: the connector's own), ``httpx``, ``aiohttp``, ``httpx-aiohttp``,
-    ``protocol`` (the prototype in ``bench/_protocol_transport.py``)."""
+    """``default`` (None: the connector's own), ``asyncio`` (AsyncioTransport), ``httpx``,
+    ``aiohttp``, ``httpx-aiohttp``."""
     if name == "default":
         return None
+    if name == "asyncio":
+        from ratatosk._asynchttp import AsyncioTransport
+
+        return AsyncioTransport()
     if name == "httpx":
         from ratatosk._http import HttpxAsyncTransport
 
@@ -55,10 +67,6 @@ def _async_transport(name: str) -> Any:
         from ratatosk._aiohttp import AiohttpTransport
 
         return AiohttpTransport()
-    if name == "protocol":  # the bench-only prototype (bench/_protocol_transport.py)
-        from _protocol_transport import ProtocolTransport
-
-        return ProtocolTransport()
     if name == "httpx-aiohttp":
         import httpx_aiohttp
 
@@ -68,30 +76,26 @@ def _async_transport(name: str) -> Any:
     raise SystemExit(f"unknown transport {name!r}")
 
 
-class _Connected:
-    """``async with _Connected(url, transport) as connector``: also closes an injected transport
-    (a connector never closes transports it was given)."""
-
-    def __init__(self, base_url: str, transport: str = "default") -> None:
-        from ratatosk_twilio import TwilioSmsConnector
-
-        self.transport = _async_transport(transport)
-        self.connector: Connector = TwilioSmsConnector(None, _settings(base_url),
-                                                       async_transport=self.transport)
-
-    async def __aenter__(self) -> Connector:
-        return self.connector
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.connector.shutdown()
-        if self.transport is not None:
-            await self.transport.aclose()
-
-
-def _connector(base_url: str, sync_transport: Any = None) -> Connector:
+def _async_connector(base_url: str, transport: str) -> tuple[Connector, Any]:
+    """A Twilio connector (async use) and the transport injected into it (None: its own)."""
     from ratatosk_twilio import TwilioSmsConnector
 
-    return TwilioSmsConnector(None, _settings(base_url), sync_transport=sync_transport)
+    injected = _async_transport(transport)
+    return TwilioSmsConnector(None, _settings(base_url), async_transport=injected), injected
+
+
+def _closer(connector: Connector, injected: Any,
+            extra: dict[str, Any]) -> Callable[[], Awaitable[object]]:
+    """Shut the connector down, then close an injected transport (a connector never closes
+    transports it was given); note which transport the connector used."""
+
+    async def close() -> None:
+        extra["transport_class"] = _transport_name(connector)
+        await connector.shutdown()
+        if injected is not None:
+            await injected.aclose()
+
+    return close
 
 
 def _message(text: str = BODY) -> Message:
@@ -116,80 +120,73 @@ async def _batch(connector: Connector, messages: Iterator[Message], concurrency:
             result.record_error(item.result.error)
 
 
-def send_batch(base_url: str, budget: Budget, concurrency: int,
-               transport: str) -> tuple[Measurement, dict[str, Any]]:
-    """``send_batch`` over a generator that yields for as long as the budget allows."""
+def send_batch(base_url: str, concurrency: int, transport: str) -> Session:
+    """``send_batch`` over a generator that yields for as long as the slice's budget allows."""
 
-    async def run() -> tuple[Measurement, dict[str, Any]]:
+    async def setup() -> Setup:
+        connector, injected = _async_connector(base_url, transport)
         message = _message()
-        async with _Connected(base_url, transport) as connector:
-            warm = Measurement()
-            await _batch(connector, gated(budget.warmup_gate(), message),
-                         concurrency, warm)
-            result = Measurement()
-            cpu, start = time.process_time(), time.perf_counter()
-            await _batch(connector, gated(budget.gate(), message),
-                         concurrency, result)
-            result.elapsed = time.perf_counter() - start
-            result.cpu = time.process_time() - cpu
-            if warm.errors and not result.first_error:
-                result.first_error = warm.first_error
-            return result, {"transport_class": _transport_name(connector)}
 
-    return asyncio.run(run())
+        async def drive(gate: Callable[[], bool], result: Measurement) -> None:
+            await _batch(connector, gated(gate, message), concurrency, result)
+
+        extra: dict[str, Any] = {}
+        return drive, _closer(connector, injected, extra), extra
+
+    return async_session(setup)
 
 
-def blocking(base_url: str, budget: Budget, concurrency: int,
-             transport: str) -> tuple[Measurement, dict[str, Any]]:
+def blocking(base_url: str, concurrency: int, transport: str) -> Session:
     """``connector.blocking().send_message`` one after the other (no event loop).
 
-    ``transport``: ``default`` (the connector's own) or ``stdlib`` (the bench-only prototype in
-    ``bench/_stdlib_transport.py``)."""
-    from _common import run_sequential
+    ``transport``: ``default`` (the connector's own) or ``httpx`` (``HttpxSyncTransport``, the
+    previous default, kept as a measured comparison)."""
+    from ratatosk_twilio import TwilioSmsConnector
 
     injected = None
-    if transport == "stdlib":
-        from _stdlib_transport import StdlibSyncTransport
+    if transport == "httpx":
+        from ratatosk._http import HttpxSyncTransport
 
-        injected = StdlibSyncTransport()
-    base = _connector(base_url, injected)
+        injected = HttpxSyncTransport()
+    elif transport != "default":
+        raise SystemExit(f"unknown blocking transport {transport!r}")
+    base = TwilioSmsConnector(None, _settings(base_url), sync_transport=injected)
     connector = base.blocking()
     message = _message()
+    extra: dict[str, Any] = {}
 
     def send() -> bool:
         return connector.send_message(message).is_success
 
-    try:
-        used = getattr(base, "_sync_transport", None)
-        return run_sequential(send, budget), {
-            "transport_class": type(getattr(base, "_sync_transport", used)).__name__}
-    finally:
+    def close() -> None:
+        extra["transport_class"] = type(getattr(base, "_sync_transport", None)).__name__
         connector.shutdown()
         if injected is not None:
             injected.close()
 
+    return SyncSession(send, close, extra)
 
-def memory(base_url: str, budget: Budget, concurrency: int,
-           transport: str) -> tuple[Measurement, dict[str, Any]]:
-    """Peak RSS of ``send_batch`` over a generator of ``budget.count`` distinct messages."""
-    count = budget.count or 100_000
 
-    def messages() -> Iterator[Message]:
-        for i in range(count):
-            yield _message(f"Hello #{i} from the benchmark")
+def memory(base_url: str, concurrency: int, transport: str) -> Session:
+    """``send_batch`` over a generator of distinct messages (the budget's ``count`` of them);
+    the worker reports the peak RSS, this case the RSS before the batch."""
 
-    async def run() -> tuple[Measurement, dict[str, Any]]:
-        baseline = _rss_mb()
-        async with _Connected(base_url, transport) as connector:
-            result = Measurement()
-            cpu, start = time.process_time(), time.perf_counter()
+    async def setup() -> Setup:
+        connector, injected = _async_connector(base_url, transport)
+        extra: dict[str, Any] = {"baseline_rss_mb": _rss_mb()}
+
+        async def drive(gate: Callable[[], bool], result: Measurement) -> None:
+            def messages() -> Iterator[Message]:
+                for i in itertools.count():
+                    if not gate():
+                        return
+                    yield _message(f"Hello #{i} from the benchmark")
+
             await _batch(connector, messages(), concurrency, result)
-            result.elapsed = time.perf_counter() - start
-            result.cpu = time.process_time() - cpu
-            return result, {"baseline_rss_mb": baseline, "messages": count,
-                            "transport_class": _transport_name(connector)}
 
-    return asyncio.run(run())
+        return drive, _closer(connector, injected, extra), extra
+
+    return async_session(setup)
 
 
 def _rss_mb() -> float:
@@ -204,29 +201,26 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def transport_alone(base_url: str, budget: Budget, concurrency: int,
-                    transport: str) -> tuple[Measurement, dict[str, Any]]:
-    """The async transport alone, sending a prebuilt ``HttpRequest`` (no connector around it)."""
-    from _common import FORM_BODY, HEADERS, messages_url, run_concurrent
+def transport_alone(base_url: str, concurrency: int, transport: str) -> Session:
+    """The async transport alone, sending a prebuilt ``HttpRequest`` (no connector around it);
+    also the sandbox's create throughput, when ``base_url`` is a sandbox."""
+    from _common import FORM_BODY, HEADERS, messages_url
 
     from ratatosk._http import HttpRequest
 
     request = HttpRequest("POST", messages_url(base_url), tuple(HEADERS.items()), FORM_BODY)
 
-    async def run() -> tuple[Measurement, dict[str, Any]]:
+    async def setup() -> Setup:
         sender = _async_transport(transport if transport != "default" else "httpx")
 
         async def send() -> bool:
             response = await sender.send(request, timeout=30.0)
             return response.status_code == 201 and bool(response.json()["sid"])
 
-        try:
-            return await run_concurrent(send, concurrency, budget), {
-                "transport_class": type(sender).__name__}
-        finally:
-            await sender.aclose()
+        return concurrent(send, concurrency), sender.aclose, {
+            "transport_class": type(sender).__name__}
 
-    return asyncio.run(run())
+    return async_session(setup)
 
 
 # -- webhooks ------------------------------------------------------------------------------------
@@ -258,87 +252,83 @@ def _signed_chunk(start: int) -> list[tuple[dict[str, str], str, bytes]]:
     return out
 
 
-def _timed_chunks(budget: Budget, run_chunk: Callable[[int], Measurement]) -> Measurement:
-    """Run chunk after chunk (inputs built untimed) until the budget's time or count is spent."""
-    total = Measurement()
-    run_chunk(0)  # warm-up
-    start = CHUNK
-    while True:
-        part = run_chunk(start)
-        start += CHUNK
-        total.ok += part.ok
-        total.errors += part.errors
-        total.elapsed += part.elapsed
-        total.cpu += part.cpu
-        total.first_error = total.first_error or part.first_error
-        if budget.count is not None and total.ok + total.errors >= budget.count:
-            return total
-        if budget.count is None and total.elapsed >= (budget.duration or 1.0):
-            return total
+@define(eq=False)
+class _Chunked:
+    """Runs ``run_chunk(start, limit)`` on chunks of inputs built untimed, until the slice's
+    budget of timed seconds (or of items) is spent; distinct inputs from slice to slice."""
+
+    run_chunk: Callable[[int, int], Measurement]
+    cleanup: Callable[[], object] = lambda: None
+    _next: int = field(init=False, default=0)
+
+    def run(self, budget: Budget) -> Measurement:
+        total = Measurement()
+        while True:
+            start, self._next = self._next, self._next + CHUNK
+            left = CHUNK if budget.count is None else budget.count - total.ok - total.errors
+            part = self.run_chunk(start, min(CHUNK, left))
+            total.ok += part.ok
+            total.errors += part.errors
+            total.elapsed += part.elapsed
+            total.cpu += part.cpu
+            total.first_error = total.first_error or part.first_error
+            if budget.count is not None and total.ok + total.errors >= budget.count:
+                return total
+            if budget.count is None and total.elapsed >= (budget.duration or 1.0):
+                return total
+
+    def close(self) -> dict[str, Any]:
+        self.cleanup()
+        return {}
 
 
-def webhook(base_url: str, budget: Budget, concurrency: int,
-            transport: str) -> tuple[Measurement, dict[str, Any]]:
+def webhook(base_url: str, concurrency: int, transport: str) -> Session:
     """``connector.receive_messages`` on signed sources: signature check + parse into a Message."""
     from ratatosk import MessageSource
+    from ratatosk_twilio import TwilioSmsConnector
 
-    async def run() -> Measurement:
-        async with _Connected(base_url) as connector:
-            async def run_chunk(start: int) -> Measurement:
-                sources: list[MessageSource] = [
-                    MessageSource.url_post(body, url=WEBHOOK_URL,
-                                           headers={"X-Twilio-Signature": signature})
-                    for _, signature, body in _signed_chunk(start)
-                ]
-                limit = budget.count if budget.count is not None else len(sources)
-                part = Measurement()
-                cpu, began = time.process_time(), time.perf_counter()
-                for source in sources[:limit]:
-                    received = await connector.receive_messages(source)
-                    if received.is_success and received.data and len(received.data.messages) == 1:
-                        part.ok += 1
-                    else:
-                        part.record_error(received.error or received.data)
-                part.elapsed = time.perf_counter() - began
-                part.cpu = time.process_time() - cpu
-                return part
+    connector = TwilioSmsConnector(None, _settings(base_url))
+    loop = asyncio.new_event_loop()
 
-            return await _timed_chunks_async(budget, run_chunk)
+    async def timed(sources: list[MessageSource]) -> Measurement:
+        part = Measurement()
+        cpu, began = time.process_time(), time.perf_counter()
+        for source in sources:
+            received = await connector.receive_messages(source)
+            if received.is_success and received.data and len(received.data.messages) == 1:
+                part.ok += 1
+            else:
+                part.record_error(received.error or received.data)
+        part.elapsed = time.perf_counter() - began
+        part.cpu = time.process_time() - cpu
+        return part
 
-    return asyncio.run(run()), {}
+    def run_chunk(start: int, limit: int) -> Measurement:
+        sources = [MessageSource.url_post(body, url=WEBHOOK_URL,
+                                          headers={"X-Twilio-Signature": signature})
+                   for _, signature, body in _signed_chunk(start)[:limit]]
+        return loop.run_until_complete(timed(sources))
 
+    def close() -> None:
+        try:
+            loop.run_until_complete(connector.shutdown())
+        finally:
+            loop.close()
 
-async def _timed_chunks_async(budget: Budget, run_chunk: Any) -> Measurement:
-    total = Measurement()
-    await run_chunk(0)
-    start = CHUNK
-    while True:
-        part = await run_chunk(start)
-        start += CHUNK
-        total.ok += part.ok
-        total.errors += part.errors
-        total.elapsed += part.elapsed
-        total.cpu += part.cpu
-        total.first_error = total.first_error or part.first_error
-        if budget.count is not None and total.ok + total.errors >= budget.count:
-            return total
-        if budget.count is None and total.elapsed >= (budget.duration or 1.0):
-            return total
+    return _Chunked(run_chunk, close)
 
 
-def validator(base_url: str, budget: Budget, concurrency: int,
-              transport: str) -> tuple[Measurement, dict[str, Any]]:
+def validator(base_url: str, concurrency: int, transport: str) -> Session:
     """twilio-python's ``RequestValidator.validate`` alone, on already-parsed params."""
     from twilio.request_validator import RequestValidator
 
     check = RequestValidator(AUTH_TOKEN)
 
-    def run_chunk(start: int) -> Measurement:
-        inputs = _signed_chunk(start)
-        limit = budget.count if budget.count is not None else len(inputs)
+    def run_chunk(start: int, limit: int) -> Measurement:
+        inputs = _signed_chunk(start)[:limit]
         part = Measurement()
         cpu, began = time.process_time(), time.perf_counter()
-        for params, signature, _ in inputs[:limit]:
+        for params, signature, _ in inputs:
             if check.validate(WEBHOOK_URL, params, signature):
                 part.ok += 1
             else:
@@ -347,10 +337,10 @@ def validator(base_url: str, budget: Budget, concurrency: int,
         part.cpu = time.process_time() - cpu
         return part
 
-    return _timed_chunks(budget, run_chunk), {}
+    return _Chunked(run_chunk)
 
 
-CASES: dict[str, Case] = {
+CASES: dict[str, Callable[[str, int, str], Session]] = {
     "ratatosk_batch": send_batch,
     "ratatosk_blocking": blocking,
     "ratatosk_memory": memory,

@@ -71,7 +71,7 @@ def test_ratios_are_printed_against_the_peers(quick_run: tuple[str, dict[str, An
         [line] = [line for line in stdout.splitlines()
                   if line.startswith(rows[key]["label"] + " ")]
         ratios = re.findall(r"(\d+\.\d\d)x", line)
-        expected = 1 if rows[key]["group"] == "webhook" else 2  # vs twilio (+ vs raw)
+        expected = {"webhook": 1, "sandbox": 0}.get(rows[key]["group"], 2)  # vs twilio, vs raw
         assert len(ratios) == expected, line
     async_line = next(line for line in stdout.splitlines()
                       if line.startswith(rows["twilio_async_64"]["label"] + " "))
@@ -90,6 +90,23 @@ def test_memory_and_cold_start_are_reported(quick_run: tuple[str, dict[str, Any]
     assert startup["providers_failed"] is None and startup["providers_ms"] > 0
     assert startup["import_failed"] is None and startup["import_ms"] > 0
     assert re.search(r"cold start `ratatosk providers`: \d+ ms", stdout)
+
+
+@pytest.mark.slow
+def test_the_default_transport_and_the_sandbox_throughput_are_reported(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    stdout, figures = quick_run
+    rows = figures["rows"]
+    assert {rows[f"ratatosk_default_{n}"]["transport_class"] for n in bench.CONCURRENCIES} == {
+        "AsyncioTransport"}
+    assert figures["memory"]["transport_class"] == "AsyncioTransport"
+    assert rows["ratatosk_blocking"]["transport_class"] == "StdlibSyncTransport"
+    assert rows["ratatosk_blocking_httpx"]["transport_class"] == "HttpxSyncTransport"
+    assert "the connector picked AsyncioTransport (async) and StdlibSyncTransport" in stdout
+    sandbox = rows["sandbox_creates"]
+    assert sandbox["transport_class"] == "AsyncioTransport" and sandbox["ok"] >= 200
+    assert re.search(r"sandbox \(issue 5\): [\d,]+ creates/s against TwilioSandbox", stdout)
 
 
 @pytest.mark.slow
@@ -162,3 +179,23 @@ def test_check_exits_1_only_when_a_target_is_not_met(monkeypatch: pytest.MonkeyP
     assert bench.main(["--check"]) == 1
     assert bench.main([]) == 0  # without --check it is a report
     assert "[NOT MET] webhook receive" in capsys.readouterr().out
+
+
+def test_repeated_rounds_report_the_fastest_round_and_the_median() -> None:
+    case = bench.Case("ratatosk_default_64", "label", "ratatosk_batch", 64)
+    rounds = [bench.Row(case, rate=rate, ok=10, cpu_us_per_msg=cpu)
+              for rate, cpu in ((4000.0, 150.0), (6000.0, 110.0), (5000.0, 130.0))]
+    rounds.append(bench.Row(case, failed="worker exited 1: boom"))
+    row = bench._combine(rounds)
+    assert (row.rate, row.cpu_us_per_msg, row.median_rate) == (6000.0, 110.0, 5000.0)
+    assert row.rates == [4000.0, 6000.0, 5000.0] and row.ok == 30
+    assert row.first_error is not None and "1 round(s) failed" in row.first_error
+    figures = _figures(**GOOD)
+    figures["repeat"] = 3
+    for data in figures["rows"].values():
+        data["median_rate"] = data["rate"] / 2
+    text = bench.render(figures)
+    assert "median" in text.splitlines()[3]
+    line = next(line for line in text.splitlines() if line.startswith("ratatosk_default_64 "))
+    assert line.split()[1] == "4,500" and line.split()[-1] == "2,250"
+    assert "the fastest of 3 rounds" in text

@@ -1,8 +1,8 @@
 """AiohttpTransport against real loopback servers on 127.0.0.1.
 
 The transport contract tests (what is sent, what comes back, how failures map to
-``TransportError``) also run against the bench-only prototype ``bench/_protocol_transport.py``,
-so the figures the benchmark reports for it come from a transport that honours the contract.
+``TransportError``) also run against ``AsyncioTransport``, the default async transport (its own,
+finer tests are in ``test_asynchttp_transport.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ratatosk._aiohttp import AiohttpTransport
+from ratatosk._asynchttp import AsyncioTransport
 from ratatosk._http import AsyncTransport, HttpRequest, TransportError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -40,16 +41,15 @@ def _load(path: Path) -> Any:
 
 
 _HERE = Path(__file__).resolve()
-_prototype: Any = _load(_HERE.parents[2] / "bench" / "_protocol_transport.py")
 _example: Any = _load(_HERE.parent / "example_connector.py")  # the Kestrel SMS connector
 
 
-@pytest.fixture(params=["aiohttp", "protocol-prototype"])
+@pytest.fixture(params=["aiohttp", "asyncio"])
 def make(request: pytest.FixtureRequest) -> Factory:
-    """A transport factory taking ``max_connections=``: AiohttpTransport, and the prototype."""
+    """A transport factory taking ``max_connections=``: AiohttpTransport, AsyncioTransport."""
     if request.param == "aiohttp":
         return AiohttpTransport
-    return _prototype.ProtocolTransport  # type: ignore[no-any-return]
+    return AsyncioTransport
 
 
 # -- servers ---------------------------------------------------------------------------------------

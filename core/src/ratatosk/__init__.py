@@ -82,6 +82,8 @@ _LAZY: dict[str, str] = {
     "HttpxAsyncTransport": "._http",
     "HttpxSyncTransport": "._http",
     "AiohttpTransport": "._aiohttp",
+    "AsyncioTransport": "._asynchttp",
+    "StdlibSyncTransport": "._synchttp",
     "Connector": "._connector",
     "ConnectorState": "._connector",
     "BlockingConnector": "._connector",
@@ -102,6 +104,9 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from ._aiohttp import (
         AiohttpTransport as AiohttpTransport,
+    )
+    from ._asynchttp import (
+        AsyncioTransport as AsyncioTransport,
     )
     from ._connect import (
         connect as connect,
@@ -207,6 +212,9 @@ if TYPE_CHECKING:
     )
     from ._serialization import (
         unstructure as unstructure,
+    )
+    from ._synchttp import (
+        StdlibSyncTransport as StdlibSyncTransport,
     )
 
 

@@ -625,32 +625,50 @@ class Connector:
 
     # -- transports --------------------------------------------------------------------------
     def _create_async_transport(self) -> AsyncTransport:
+        """The async transport of this connector, created on first use: an httpx client around
+        ``http_transport`` when one was given, else ``AsyncioTransport`` (hosts that proxy
+        environment variables apply to go through httpx, which supports proxies)."""
         with self._lock:
             if self._async_transport is None:
-                import httpx
-
-                from ._http import HttpxAsyncTransport
-
                 given = self._http_transport
-                if given is not None and not isinstance(given, httpx.AsyncBaseTransport):
-                    raise TypeError("http_transport cannot serve the async path "
-                                    f"({type(given).__name__} is not an httpx.AsyncBaseTransport)")
-                self._async_transport = HttpxAsyncTransport(transport=given)
+                if given is not None:
+                    import httpx
+
+                    from ._http import HttpxAsyncTransport
+
+                    if not isinstance(given, httpx.AsyncBaseTransport):
+                        raise TypeError(
+                            "http_transport cannot serve the async path "
+                            f"({type(given).__name__} is not an httpx.AsyncBaseTransport)")
+                    self._async_transport = HttpxAsyncTransport(transport=given)
+                else:
+                    from ._asynchttp import default_async_transport
+
+                    self._async_transport = default_async_transport()
                 self._owns_async = True
             return self._async_transport
 
     def _create_sync_transport(self) -> SyncTransport:
+        """The blocking transport of this connector, created on first use: an httpx client
+        around ``http_transport`` when one was given, else ``StdlibSyncTransport`` (hosts that
+        proxy environment variables apply to go through httpx, which supports proxies)."""
         with self._lock:
             if self._sync_transport is None:
-                import httpx
-
-                from ._http import HttpxSyncTransport
-
                 given = self._http_transport
-                if given is not None and not isinstance(given, httpx.BaseTransport):
-                    raise TypeError("http_transport cannot serve the blocking path "
-                                    f"({type(given).__name__} is not an httpx.BaseTransport)")
-                self._sync_transport = HttpxSyncTransport(transport=given)
+                if given is not None:
+                    import httpx
+
+                    from ._http import HttpxSyncTransport
+
+                    if not isinstance(given, httpx.BaseTransport):
+                        raise TypeError(
+                            "http_transport cannot serve the blocking path "
+                            f"({type(given).__name__} is not an httpx.BaseTransport)")
+                    self._sync_transport = HttpxSyncTransport(transport=given)
+                else:
+                    from ._synchttp import default_sync_transport
+
+                    self._sync_transport = default_sync_transport()
                 self._owns_sync = True
             return self._sync_transport
 
@@ -1215,7 +1233,7 @@ class BlockingConnector:
     """The synchronous view of a :class:`Connector`: the same operations, blocking.
 
     It shares the connector's state, settings, schema, transports and rate limiter, and drives
-    the same provider flows over a blocking transport (``httpx.Client`` by default). It never
+    the same provider flows over a blocking transport (``StdlibSyncTransport`` by default). It never
     starts an event loop. ``send_batch`` returns an iterator; with ``concurrency > 1`` it sends
     from a pool of worker threads (plugins' hooks then run in those threads), with
     ``concurrency=1`` it sends one after the other in the calling thread.
