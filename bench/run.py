@@ -28,6 +28,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -299,11 +300,26 @@ class Worker:
 
 
 def cold_start(argv: Sequence[str], repeats: int) -> tuple[float | None, str | None]:
-    """Median wall time (ms) of running ``argv`` to completion; (None, why) when it fails."""
+    """Median wall time (ms) of running ``argv`` to completion; (None, why) when it fails.
+
+    Bytecode is cached as it is for an installed package (pip compiles on install): this
+    environment may set PYTHONDONTWRITEBYTECODE, which would make every run compile the project's
+    sources again, so the runs get their own PYTHONPYCACHEPREFIX and one untimed warm-up run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory(prefix="ratatosk-pyc-") as pycache:
+        env["PYTHONPYCACHEPREFIX"] = pycache
+        subprocess.run(list(argv), capture_output=True, text=True, timeout=60, env=env)
+        return _timed_runs(argv, repeats, env)
+
+
+def _timed_runs(
+    argv: Sequence[str], repeats: int, env: dict[str, str]
+) -> tuple[float | None, str | None]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=60, env=env)
         times.append((time.perf_counter() - start) * 1000)
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

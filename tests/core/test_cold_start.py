@@ -52,6 +52,7 @@ def after_providers() -> tuple[set[str], str]:
 def test_import_ratatosk_loads_no_http_client(after_import: set[str]) -> None:
     assert "ratatosk" in after_import
     assert _loaded(after_import, "httpx", "httpcore", "aiohttp", "anyio", "h11") == []
+    assert _loaded(after_import, "asyncio") == []
 
 
 def test_import_ratatosk_loads_no_entry_points_and_no_provider(after_import: set[str]) -> None:
@@ -76,6 +77,7 @@ def test_providers_loads_no_http_client_and_no_rich(after_providers: tuple[set[s
     assert _loaded(modules, "httpx", "httpcore", "aiohttp", "anyio", "h11") == []
     assert _loaded(modules, "rich") == []
     assert _loaded(modules, "cattrs") == []  # only --json needs it
+    assert _loaded(modules, "asyncio") == []  # only async sends need it
 
 
 def test_providers_reads_entry_points_with_the_standard_library(

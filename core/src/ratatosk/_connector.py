@@ -14,7 +14,6 @@ Order of a send: state check (shut down? initialize lazily) -> capability ->
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import enum
 import logging
@@ -66,6 +65,8 @@ from ._settings import MASK, ConnectionSettings, SettingsParseError
 from ._source import MessageSource
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
     import pluggy
 
@@ -172,6 +173,13 @@ def _number(
     return number
 
 
+async def _asyncio_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, imported on first use (``import ratatosk`` and the CLI skip asyncio)."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 def _flow_result(value: object, start: Callable[..., Any]) -> Result[Any]:
     if isinstance(value, Result):
         return value
@@ -255,7 +263,7 @@ class Connector:
         self._retry = RetryPolicy()
         self._limiter: TokenBucket | None = None
         # timing (injectable: configure_timing)
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep
         self._blocking_sleep: Callable[[float], None] = time.sleep
         self._random: Callable[[], float] = _random.random
         self._clock: Callable[[], float] = time.monotonic
@@ -899,6 +907,8 @@ class Connector:
         workers_count = concurrency
         if isinstance(messages, Sized):
             workers_count = max(1, min(concurrency, len(messages)))
+        import asyncio  # here, not at import: the blocking path and the CLI never need it
+
         queue: asyncio.Queue[BatchSendResult | None] = asyncio.Queue(workers_count)
 
         async def worker() -> None:
@@ -1180,6 +1190,8 @@ class _BatchSource:
     def __attrs_post_init__(self) -> None:
         items = self.items
         if isinstance(items, AsyncIterable):
+            import asyncio
+
             self._aiterator = items.__aiter__()
             self._lock = asyncio.Lock()
         elif isinstance(items, Iterable):
