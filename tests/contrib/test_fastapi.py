@@ -9,12 +9,12 @@ import pluggy
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
-from ratatosk import Message, MessageStatus, StatusUpdate, hookimpl
+from ratatosk import Message, MessageStatus, StatusUpdate
 from ratatosk._connector import Connector
 from ratatosk_contrib.starlette import twilio_webhook
-from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
 
@@ -22,27 +22,6 @@ TOKEN = "fastapi-token-0001"
 SID = "SM" + "e" * 32
 FORM = "application/x-www-form-urlencoded"
 
-ACCOUNT_SID = "AC" + "0" * 32
-
-
-def sms_connector(settings: dict[str, Any], plugin_manager: Any = None) -> Connector:
-    """A Twilio SMS connector with these settings (and a fixed account SID)."""
-    return TwilioSmsConnector(settings={"AccountSid": ACCOUNT_SID, **settings},
-                              plugin_manager=plugin_manager)
-
-
-class Hooks:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.updates: list[StatusUpdate] = []
-
-    @hookimpl
-    def ratatosk_message_received(self, connector: Connector, message: Message) -> None:
-        self.messages.append(message)
-
-    @hookimpl
-    def ratatosk_status_received(self, connector: Connector, update: StatusUpdate) -> None:
-        self.updates.append(update)
 
 
 def _post(client: TestClient, url: str, params: list[tuple[str, str]], token: str = TOKEN) -> Any:

@@ -11,12 +11,12 @@ import flask
 import pluggy
 import pytest
 from flask.testing import FlaskClient
+from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
-from ratatosk import Message, MessageStatus, StatusUpdate, hookimpl
+from ratatosk import Message, MessageStatus, StatusUpdate
 from ratatosk._connector import Connector
 from ratatosk_contrib.flask import twilio_webhook_view
-from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
 
@@ -24,28 +24,6 @@ TOKEN = "flask-token-0001"
 BASE = "http://localhost"
 SID = "SM" + "f" * 32
 FORM = "application/x-www-form-urlencoded"
-
-ACCOUNT_SID = "AC" + "0" * 32
-
-
-def sms_connector(settings: dict[str, Any], plugin_manager: Any = None) -> Connector:
-    """A Twilio SMS connector with these settings (and a fixed account SID)."""
-    return TwilioSmsConnector(settings={"AccountSid": ACCOUNT_SID, **settings},
-                              plugin_manager=plugin_manager)
-
-
-class Hooks:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.updates: list[StatusUpdate] = []
-
-    @hookimpl
-    def ratatosk_message_received(self, connector: Connector, message: Message) -> None:
-        self.messages.append(message)
-
-    @hookimpl
-    def ratatosk_status_received(self, connector: Connector, update: StatusUpdate) -> None:
-        self.updates.append(update)
 
 
 INBOUND = [("MessageSid", SID), ("From", "+14155550100"), ("To", "+15005550006"),

@@ -99,7 +99,7 @@ def _shared_catalogue() -> Path | None:
 def test_matches_reference_data() -> None:
     path = _shared_catalogue()
     if path is None:
-        pytest.skip("shared/twilio/twilio_error_codes_messaging.json not available")
+        pytest.fail("shared/twilio/twilio_error_codes_messaging.json (reference data) is missing")
     reference = json.loads(path.read_text(encoding="utf-8"))["errors"]
     assert {entry["code"] for entry in reference} == set(twilio_error_codes())
     for entry in reference:

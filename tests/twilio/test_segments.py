@@ -511,7 +511,7 @@ def _shared_smart_encoding() -> Path | None:
 def test_smart_encode_matches_reference_json() -> None:
     path = _shared_smart_encoding()
     if path is None:
-        pytest.skip("shared/twilio/smart_encoding.json not available")
+        pytest.fail("shared/twilio/smart_encoding.json (reference data beside the repo) is missing")
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["count"] == len(_tables.SMART_ENCODING) == 270
     for entry in data["entries"]:
