@@ -76,9 +76,22 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _configure_inbound(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._inbound_cli import configure
+
+    configure(parser)
+
+
+def _run_inbound(args: argparse.Namespace) -> int:
+    from .sandbox._inbound_cli import run
+
+    return run(args)
+
+
 @ratatosk.hookimpl
 def ratatosk_register_commands(cli: Any) -> None:
-    """Add ``ratatosk demo`` and ``ratatosk twilio sandbox`` (a local Twilio-compatible server)."""
+    """Add ``ratatosk demo``, ``ratatosk twilio sandbox`` (a local Twilio-compatible server) and
+    ``ratatosk twilio inbound`` (make a running sandbox send an inbound message)."""
     cli.add_command(
         "demo",
         help="Watch the whole life of a message on the local Twilio sandbox (no account needed)",
@@ -86,6 +99,12 @@ def ratatosk_register_commands(cli: Any) -> None:
         run=_run_demo,
     )
     group = cli.add_group("twilio", help="Twilio tools")
+    group.add_command(
+        "inbound",
+        help="Make a running sandbox send an inbound message to a webhook (signed)",
+        configure=_configure_inbound,
+        run=_run_inbound,
+    )
     group.add_command(
         "sandbox",
         help="Run a local Twilio-compatible Messages API server (the Twilio sandbox)",

@@ -72,6 +72,7 @@ _ALLOWED = {
     "message": ("GET", "POST", "DELETE"),
     "media_list": ("GET",),
     "media": ("GET", "DELETE"),
+    "inbound": ("POST",),
 }
 
 _Route = tuple[str, str, str, str]  # kind, account sid, message sid, media sid
@@ -269,6 +270,10 @@ def _options(p: dict[str, str], service: str | None, now: float) -> _Options:
 def _route(path: str) -> _Route | None:
     parts = path.split("/")
     n = len(parts)
+    # the sandbox's own control route (not Twilio's API): inject an inbound message
+    if n == 5 and not parts[0] and parts[1:3] == ["sandbox", "Accounts"] \
+            and parts[4] == "Inbound.json":
+        return "inbound", parts[3], "", ""
     if n < 4 or parts[0] or parts[1] != "2010-04-01" or parts[2] != "Accounts":
         return None
     if n == 4:
@@ -326,6 +331,8 @@ class Api:
                     headers=(("Allow", ", ".join(allowed)),),
                 )
             self._authenticate(request, account)
+            if kind == "inbound":
+                return self._inbound(request)
             if kind == "messages" and request.method == "POST":
                 cap = self.max_concurrency
                 if cap is not None:
@@ -423,6 +430,55 @@ class Api:
             return _json(200, media.to_json(account, record.sid))
         record.media.remove(media)
         return Response(204, content_type=None)
+
+    def _inbound(self, request: Request) -> Awaitable[Response]:
+        """``POST /sandbox/Accounts/{AccountSid}/Inbound.json``: deliver an inbound message.
+
+        Form fields: From, To (required), Body, MediaUrl and MediaContentType (repeated, in
+        pairs), Url (the webhook; default: the sandbox's inbound webhook URL),
+        MessagingServiceSid; any other field is passed on as it is (ProfileName, WaId, ...).
+        Answers 200 with what was posted and how the webhook answered.
+        """
+        pairs = self._form(request)
+        fields = {"From": "", "To": "", "Body": "", "Url": "", "MessagingServiceSid": ""}
+        urls: list[str] = []
+        types: list[str] = []
+        extra: dict[str, str] = {}
+        for name, value in pairs:
+            if name == "MediaUrl":
+                urls.append(value)
+            elif name == "MediaContentType":
+                types.append(value)
+            elif name in fields:
+                fields[name] = value
+            else:
+                extra[name] = value
+        if not fields["From"] or not fields["To"]:
+            raise ApiError(21604, "An inbound message needs From and To.")
+        if len(types) > len(urls) or len(urls) > 10:
+            raise ApiError(21623, "Give at most 10 MediaUrl, each with at most one type.")
+        target = fields["Url"] or self.engine.inbound_webhook_url
+        if not target or not _is_http_url(target):
+            raise ApiError(21609, "Give Url (http or https), or start the sandbox with an "
+                                  "inbound webhook URL.")
+        media = [(url, types[i] if i < len(types) else "image/jpeg")
+                 for i, url in enumerate(urls)]
+        record, params = self.engine.inbound_params(
+            from_=fields["From"], to=fields["To"], body=fields["Body"], media=media,
+            messaging_service_sid=fields["MessagingServiceSid"] or None, extra=extra)
+
+        async def deliver() -> Response:
+            delivery = await self.engine.deliver_inbound(record, params, target)
+            return _json(200, {
+                "message_sid": delivery.message_sid,
+                "url": delivery.url,
+                "status_code": delivery.status_code,
+                "error": delivery.error,
+                "response_body": delivery.body,
+                "replies": [{"sid": r.sid, "to": r.to, "body": r.body} for r in delivery.replies],
+            })
+
+        return deliver()
 
     # resources --------------------------------------------------------------------------------
 
