@@ -852,21 +852,21 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
             return _WHATSAPP_PREFIX + number
         return None
 
-    def _recipient(self, address: str, problems: list[_Problem]) -> str | None:
+    def _checked_whatsapp(
+        self, address: str, field: str, example: str, problems: list[_Problem]
+    ) -> str | None:
         normalized = self._whatsapp_address(address)
         if normalized is None:
             problems.append((_T.DOMAIN, _T.INVALID_WHATSAPP_NUMBER, ValidationIssue(
-                "receiver", f"{address.strip()!r} is not a WhatsApp address "
-                            "(whatsapp:+E164, e.g. whatsapp:+15550002222).", "format")))
+                field, f"{address.strip()!r} is not a WhatsApp address "
+                       f"(whatsapp:+E164, e.g. {example}).", "format")))
         return normalized
 
+    def _recipient(self, address: str, problems: list[_Problem]) -> str | None:
+        return self._checked_whatsapp(address, "receiver", "whatsapp:+15550002222", problems)
+
     def _sender(self, address: str, problems: list[_Problem]) -> str | None:
-        normalized = self._whatsapp_address(address)
-        if normalized is None:
-            problems.append((_T.DOMAIN, _T.INVALID_WHATSAPP_NUMBER, ValidationIssue(
-                "sender", f"{address.strip()!r} is not a WhatsApp address "
-                          "(whatsapp:+E164, e.g. whatsapp:+15550001111).", "format")))
-        return normalized
+        return self._checked_whatsapp(address, "sender", "whatsapp:+15550001111", problems)
 
 
 @define(eq=False, repr=False)
