@@ -4,16 +4,16 @@ framework status, through ``map_twilio_status`` and through a real status query.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
+from reference_data import SHARED_TWILIO
 
 from ratatosk import ConnectionSettings, MessageStatus
 from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector, map_twilio_status
 from ratatosk_twilio._status import TWILIO_STATUS_MAP
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "twilio" / "twilio_messages_openapi.json"
+SPEC = SHARED_TWILIO / "twilio_messages_openapi.json"
 SPEC_STATUSES: list[str] = json.loads(SPEC.read_text())["components"]["schemas"][
     "message_enum_status"]["enum"]
 

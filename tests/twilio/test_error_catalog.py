@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from importlib.resources import files
-from pathlib import Path
 
 import attrs
 import pytest
+from reference_data import reference_file
 
 from ratatosk_twilio._error_catalog import (
     TwilioErrorInfo,
@@ -83,23 +82,8 @@ def test_data_file_ships_inside_the_package() -> None:
     assert [entry["code"] for entry in data["errors"]] == sorted(twilio_error_codes())
 
 
-def _shared_catalogue() -> Path | None:
-    candidates = []
-    if os.environ.get("RATATOSK_SHARED"):
-        candidates.append(Path(os.environ["RATATOSK_SHARED"]))
-    root = Path(__file__).resolve().parents[2]
-    candidates += [root.parent / "shared", root / "shared", Path("/work/shared")]
-    for base in candidates:
-        path = base / "twilio" / "twilio_error_codes_messaging.json"
-        if path.is_file():
-            return path
-    return None
-
-
 def test_matches_reference_data() -> None:
-    path = _shared_catalogue()
-    if path is None:
-        pytest.fail("shared/twilio/twilio_error_codes_messaging.json (reference data) is missing")
+    path = reference_file("twilio_error_codes_messaging.json")
     reference = json.loads(path.read_text(encoding="utf-8"))["errors"]
     assert {entry["code"] for entry in reference} == set(twilio_error_codes())
     for entry in reference:

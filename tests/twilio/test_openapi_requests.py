@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from reference_data import SHARED_TWILIO
 
 from ratatosk import (
     ConnectionSettings,
@@ -34,7 +34,7 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "twilio"
+SPEC_DIR = SHARED_TWILIO
 MESSAGES_SPEC: dict[str, Any] = json.loads(
     (SPEC_DIR / "twilio_messages_openapi.json").read_text(encoding="utf-8"))
 

@@ -11,19 +11,19 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from reference_data import SHARED_TWILIO
 
 from ratatosk_twilio._segments import analyze
 from ratatosk_twilio.sandbox import MAGIC_FROM, MAGIC_TO, POOL_NUMBER, TwilioSandbox
 
 jsonschema: Any = pytest.importorskip("jsonschema")
 
-SPEC = Path(__file__).parents[3] / "shared" / "twilio" / "twilio_messages_openapi.json"
+SPEC = SHARED_TWILIO / "twilio_messages_openapi.json"
 GOOD_FROM = "+15005550006"
 TO = "+15551230001"
 MG = "MG" + "a" * 32

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reference_data import SHARED_TWILIO
 
 from ratatosk import (
     COMMON_PARAMETERS,
@@ -22,7 +23,7 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "twilio"
+SPEC_DIR = SHARED_TWILIO
 SPEC = json.loads((SPEC_DIR / "twilio_messages_openapi.json").read_text())
 CREATE = SPEC["paths"]["/2010-04-01/Accounts/{AccountSid}/Messages.json"]["post"][
     "requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_data import reference_file
 
 from ratatosk_twilio import _tables
 from ratatosk_twilio._segments import (
@@ -495,23 +494,8 @@ def test_smart_encode_cases(text: str, expected: str) -> None:
     assert smart_encode(text) == expected
 
 
-def _shared_smart_encoding() -> Path | None:
-    candidates = []
-    if os.environ.get("RATATOSK_SHARED"):
-        candidates.append(Path(os.environ["RATATOSK_SHARED"]))
-    root = Path(__file__).resolve().parents[2]
-    candidates += [root.parent / "shared", root / "shared", Path("/work/shared")]
-    for base in candidates:
-        path = base / "twilio" / "smart_encoding.json"
-        if path.is_file():
-            return path
-    return None
-
-
 def test_smart_encode_matches_reference_json() -> None:
-    path = _shared_smart_encoding()
-    if path is None:
-        pytest.fail("shared/twilio/smart_encoding.json (reference data beside the repo) is missing")
+    path = reference_file("smart_encoding.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["count"] == len(_tables.SMART_ENCODING) == 270
     for entry in data["entries"]:
