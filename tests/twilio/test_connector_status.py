@@ -7,13 +7,13 @@ import json
 
 import httpx
 import pytest
-from reference_data import SHARED_TWILIO
+from reference_data import reference_file
 
 from ratatosk import ConnectionSettings, MessageStatus
 from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector, map_twilio_status
 from ratatosk_twilio._status import TWILIO_STATUS_MAP
 
-SPEC = SHARED_TWILIO / "twilio_messages_openapi.json"
+SPEC = reference_file("twilio_messages_openapi.json")
 SPEC_STATUSES: list[str] = json.loads(SPEC.read_text())["components"]["schemas"][
     "message_enum_status"]["enum"]
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jsonschema  # type: ignore[import-untyped]
 import pytest
-from reference_data import SHARED_TWILIO
+from reference_data import reference_file
 
 from ratatosk import (
     ConnectionSettings,
@@ -34,9 +34,9 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-SPEC_DIR = SHARED_TWILIO
+
 MESSAGES_SPEC: dict[str, Any] = json.loads(
-    (SPEC_DIR / "twilio_messages_openapi.json").read_text(encoding="utf-8"))
+    reference_file("twilio_messages_openapi.json").read_text(encoding="utf-8"))
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 MG = "MG" + "a1" * 16
@@ -47,9 +47,9 @@ _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 @cache
 def full_spec() -> dict[str, Any]:
-    """The whole 2010-04-01 spec (the account fetch is not in the Messages extract)."""
+    """The account fetch from the 2010-04-01 spec (not in the Messages extract)."""
     return json.loads(  # type: ignore[no-any-return]
-        (SPEC_DIR / "twilio_api_v2010.json").read_text(encoding="utf-8"))
+        reference_file("twilio_accounts_openapi.json").read_text(encoding="utf-8"))
 
 
 # -- the checker ------------------------------------------------------------------------------

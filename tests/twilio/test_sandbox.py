@@ -16,14 +16,14 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from reference_data import SHARED_TWILIO
+from reference_data import reference_file
 
 from ratatosk_twilio._segments import analyze
 from ratatosk_twilio.sandbox import MAGIC_FROM, MAGIC_TO, POOL_NUMBER, TwilioSandbox
 
 jsonschema: Any = pytest.importorskip("jsonschema")
 
-SPEC = SHARED_TWILIO / "twilio_messages_openapi.json"
+SPEC = reference_file("twilio_messages_openapi.json")
 GOOD_FROM = "+15005550006"
 TO = "+15551230001"
 MG = "MG" + "a" * 32

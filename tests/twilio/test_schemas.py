@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference_data import SHARED_TWILIO
+from reference_data import reference_file
 
 from ratatosk import (
     COMMON_PARAMETERS,
@@ -23,8 +23,8 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-SPEC_DIR = SHARED_TWILIO
-SPEC = json.loads((SPEC_DIR / "twilio_messages_openapi.json").read_text())
+
+SPEC = json.loads(reference_file("twilio_messages_openapi.json").read_text())
 CREATE = SPEC["paths"]["/2010-04-01/Accounts/{AccountSid}/Messages.json"]["post"][
     "requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]
 
