@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ratatosk import Message
-from ratatosk_contrib.starlette import twilio_webhook
+from ratatosk_contrib.starlette import webhook
 from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.sandbox import TwilioSandbox
 from ratatosk_twilio.signature import compute_signature
@@ -73,9 +73,9 @@ def server(sandbox: TwilioSandbox, inbox: Inbox) -> Iterator[str]:
     direct = TwilioSmsConnector(settings=settings)
     proxied = TwilioSmsConnector(settings={**settings, "TrustForwardedHeaders": "true"})
     app = FastAPI()
-    app.add_route("/twilio", twilio_webhook(direct, on_message=inbox.handler("direct")),
+    app.add_route("/twilio", webhook(direct, on_message=inbox.handler("direct")),
                   methods=["POST"])
-    app.add_route("/proxied", twilio_webhook(proxied, on_message=inbox.handler("proxied")),
+    app.add_route("/proxied", webhook(proxied, on_message=inbox.handler("proxied")),
                   methods=["POST"])
     port = _free_port()
     # proxy_headers=False: uvicorn itself must not rewrite the scheme from X-Forwarded-Proto

@@ -63,6 +63,7 @@ from ._retry import RetryPolicy
 from ._schema import ChannelCapability, ChannelSchema
 from ._settings import MASK, ConnectionSettings, SettingsParseError
 from ._source import MessageSource
+from ._webhooks import WebhookKind, WebhookReply
 
 if TYPE_CHECKING:
     import asyncio
@@ -951,6 +952,35 @@ class Connector:
             return await self._run_async(False, self._do_get_message_status, remote_id)
         except Exception as exc:
             return self._unexpected(ConnectorErrorCodes.GET_STATUS_ERROR, "get_message_status", exc)
+
+    def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
+        """Whether a webhook request is an inbound message or a status update; None when the
+        connector cannot tell (then the endpoint's route must say which it receives).
+
+        The default: the only one of RECEIVE_MESSAGES / HANDLE_MESSAGE_STATE the schema declares.
+        Providers whose messages and status updates share one URL override it (no I/O, no
+        signature check: ``receive_*`` does that).
+        """
+        messages = self.schema.has_capability(ChannelCapability.RECEIVE_MESSAGES)
+        statuses = self.schema.has_capability(ChannelCapability.HANDLE_MESSAGE_STATE)
+        if messages and not statuses:
+            return WebhookKind.MESSAGE
+        if statuses and not messages:
+            return WebhookKind.STATUS
+        return None
+
+    def webhook_reply(self, kind: WebhookKind, reply: object | None = None) -> WebhookReply:
+        """The HTTP answer to a webhook of this kind that was received (or was a duplicate);
+        ``reply`` is what the application's handler returned (None when it was not called).
+
+        The default: a :class:`~ratatosk.WebhookReply` the handler returned, else (None or any
+        other value) 200 with an empty body. Providers that expect a body (Twilio: TwiML)
+        override it; an override raises TypeError for a reply it cannot send (endpoints then
+        answer 500).
+        """
+        if isinstance(reply, WebhookReply):
+            return reply
+        return WebhookReply.empty()
 
     async def receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         """Parse the messages of an inbound webhook (RECEIVE_MESSAGES).
