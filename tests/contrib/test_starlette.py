@@ -310,3 +310,46 @@ def test_validation_off_accepts_unsigned_requests(seen: Seen) -> None:
 async def test_the_endpoint_is_a_plain_coroutine_function(connector: Connector) -> None:
     endpoint = webhook(connector)
     assert inspect.iscoroutinefunction(endpoint)
+
+
+def _refusal(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    [record] = [r for r in caplog.records
+                if r.name == "ratatosk_contrib._webhook" and getattr(r, "http_status", 0) == 403]
+    return record
+
+
+@pytest.mark.parametrize(("settings", "headers", "url", "url_from", "honoured", "ignored"), [
+    # behind a proxy, forwarded headers trusted: the URL they make is the one checked
+    ({"TrustForwardedHeaders": "true"},
+     {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+     "https://public.example/twilio?t=1", "request",
+     ["X-Forwarded-Proto", "X-Forwarded-Host"], []),
+    # the default: the proxy's headers are present but not honoured
+    ({}, {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+     "http://testserver/twilio?t=1", "request", [],
+     ["X-Forwarded-Proto", "X-Forwarded-Host"]),
+    # a configured URL wins (a password in it is masked); the request's query is added
+    ({"WebhookUrl": "https://hook:pa55word@public.example/twilio"}, {},
+     "https://hook:***@public.example/twilio?t=1", "WebhookUrl", [], []),
+])
+def test_a_403_logs_the_url_checked_and_the_forwarded_headers(
+    caplog: pytest.LogCaptureFixture, settings: dict[str, str], headers: dict[str, str],
+    url: str, url_from: str, honoured: list[str], ignored: list[str],
+) -> None:
+    connector = sms_connector(settings={"AuthToken": TOKEN, **settings})
+    app = Starlette()
+    app.add_route("/twilio", webhook(connector), methods=["POST"])
+    with TestClient(app) as client, caplog.at_level(logging.WARNING,
+                                                    logger="ratatosk_contrib._webhook"):
+        # signed for a URL the server never sees
+        response = post(client, "/twilio?t=1", inbound(), token="not-" + TOKEN, headers=headers)
+    assert response.status_code == 403 and response.text == "invalid webhook signature"
+    record = _refusal(caplog)
+    assert (record.url, record.url_from) == (url, url_from)  # type: ignore[attr-defined]
+    assert record.forwarded_headers == honoured  # type: ignore[attr-defined]
+    assert record.forwarded_headers_ignored == ignored  # type: ignore[attr-defined]
+    assert record.provider == "twilio"  # type: ignore[attr-defined]
+    text = record.getMessage()
+    assert url in text and (", ".join(honoured) or "none") in text
+    assert TOKEN not in text + repr(record.__dict__)
+    assert "pa55word" not in text + repr(record.__dict__)
