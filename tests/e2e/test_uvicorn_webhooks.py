@@ -2,15 +2,20 @@
 
 A signed POST (from the sandbox) is accepted, a tampered one is refused with 403, a replay is
 handled once, and a request through a TLS-terminating proxy (X-Forwarded-Proto https in front of
-plain http) is accepted only by the endpoint whose connector trusts the proxy.
+plain http) is accepted only by the endpoint whose connector trusts the proxy. The seed webhook
+example runs the way its docstring says (``uvicorn seed_webhook_fastapi:app``).
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +34,7 @@ from ratatosk_twilio.twiml import TwiML
 pytestmark = pytest.mark.slow
 
 FORM = "application/x-www-form-urlencoded"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Inbox:
@@ -157,3 +163,48 @@ def test_through_a_tls_terminating_proxy(
     assert response.status_code == (200 if accepted else 403)
     name = "proxied" if accepted else "direct"
     assert (sid in inbox.ids(name)) is accepted
+
+
+@pytest.mark.parametrize(("cwd", "target"), [
+    ("examples", "seed_webhook_fastapi:app"),  # as the example's docstring says
+    (".", "examples.seed_webhook_fastapi:app"),  # from the repository's root
+])
+def test_the_seed_webhook_example_runs_under_uvicorn(cwd: str, target: str) -> None:
+    token = "seed-example-token-0001"
+    port = _free_port()
+    env = {**os.environ, "TWILIO_ACCOUNT_SID": "AC" + "4" * 32, "TWILIO_AUTH_TOKEN": token}
+    env.pop("PYTHONPATH", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT / cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.communicate()[0].decode(errors="replace")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+        params = [("MessageSid", "SM" + "3" * 32), ("AccountSid", "AC" + "4" * 32),
+                  ("From", "+14155550100"), ("To", "+15005550006"), ("Body", "seed"),
+                  ("NumMedia", "0")]
+        headers = {"Content-Type": FORM,
+                   "X-Twilio-Signature": compute_signature(token, url, params)}
+        response = httpx.post(url, content=urlencode(params), headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/xml")
+        assert response.text == TwiML.EMPTY.body
+        tampered = [*params[:4], ("Body", "changed"), params[5]]
+        refused = httpx.post(url, content=urlencode(tampered), headers=headers)
+        assert refused.status_code == 403
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
+            process.kill()
+            process.wait(10)
