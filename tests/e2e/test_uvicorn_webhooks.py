@@ -8,6 +8,7 @@ example runs the way its docstring says (``uvicorn seed_webhook_fastapi:app``).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -83,11 +84,16 @@ def server(sandbox: TwilioSandbox, inbox: Inbox) -> Iterator[str]:
                   methods=["POST"])
     app.add_route("/proxied", webhook(proxied, on_message=inbox.handler("proxied")),
                   methods=["POST"])
-    port = _free_port()
     # proxy_headers=False: uvicorn itself must not rewrite the scheme from X-Forwarded-Proto
     # (it trusts 127.0.0.1 by default); the connector's TrustForwardedHeaders decides.
+    yield from _serve(app, proxy_headers=False)
+
+
+def _serve(app: Any, **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            proxy_headers=False, lifespan="off")
+                            lifespan="off", **options)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="uvicorn-e2e", daemon=True)
     thread.start()
@@ -208,3 +214,40 @@ def test_the_seed_webhook_example_runs_under_uvicorn(cwd: str, target: str) -> N
         except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
             process.kill()
             process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def proxied_server(sandbox: TwilioSandbox) -> Iterator[str]:
+    """uvicorn with --proxy-headers for a proxy at 127.0.0.1 (its defaults), and a connector that
+    does not trust forwarded headers itself."""
+    connector = TwilioSmsConnector(settings={"AccountSid": sandbox.account_sid,
+                                             "AuthToken": sandbox.auth_token})
+    app = FastAPI()
+    app.add_route("/twilio", webhook(connector), methods=["POST"])
+    yield from _serve(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+
+
+def test_uvicorn_proxy_headers_take_the_scheme_but_not_the_host(
+    proxied_server: str, sandbox: TwilioSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What docs/webhooks.md says: uvicorn honours X-Forwarded-Proto, not X-Forwarded-Host;
+    the 403 log shows the URL checked."""
+    public = "https://hooks.example.com/twilio"
+    params = [("MessageSid", "SM" + "2" * 32), ("From", "+14155550100"),
+              ("To", "+15005550006"), ("Body", "via proxy"), ("NumMedia", "0")]
+    signature = compute_signature(sandbox.auth_token, public, params)
+    forwarded = {"Content-Type": FORM, "X-Twilio-Signature": signature,
+                 "X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com"}
+    with caplog.at_level(logging.WARNING, logger="ratatosk_contrib._webhook"):
+        # the proxy rewrote Host: X-Forwarded-Host alone does not make uvicorn use the public host
+        refused = httpx.post(proxied_server + "/twilio", content=urlencode(params),
+                             headers={**forwarded, "Host": "internal:8000"})
+    assert refused.status_code == 403
+    [record] = [r for r in caplog.records if getattr(r, "http_status", None) == 403]
+    assert record.url == "https://internal:8000/twilio"  # type: ignore[attr-defined]
+    assert record.forwarded_headers_ignored == [  # type: ignore[attr-defined]
+        "X-Forwarded-Proto", "X-Forwarded-Host"]
+    # the proxy passes the public Host through: uvicorn's scheme + Host make the public URL
+    accepted = httpx.post(proxied_server + "/twilio", content=urlencode(params),
+                          headers={**forwarded, "Host": "hooks.example.com"})
+    assert accepted.status_code == 200
