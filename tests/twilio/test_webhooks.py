@@ -579,6 +579,11 @@ async def test_a_refused_signature_says_which_url_was_checked(
         "reason": "missing", "url": PUBLIC + "?n=1", "url_from": "StatusCallback",
         "forwarded_headers": [], "forwarded_headers_ignored": ["X-Forwarded-Host"],
         "trust_forwarded_headers": False}
+    # the URL a kind of webhook is checked against, for the enum as for its string value
+    plain = MessageSource.url_post(b"", url="http://x/y")
+    for kind in (WebhookKind.STATUS, "status"):
+        assert make(StatusCallback=PUBLIC).webhook_url(plain, kind) == PUBLIC
+    assert make(StatusCallback=PUBLIC).webhook_url(plain, WebhookKind.MESSAGE) == "http://x/y"
 
 
 # -- status callbacks ---------------------------------------------------------------------------

@@ -326,7 +326,7 @@ class WebhookProcessor:
         return self._reply(kind, None)
 
     # -- the two drivers --------------------------------------------------------------------
-    async def handle(
+    async def handle_async(
         self,
         source: MessageSource,
         *,
@@ -359,7 +359,7 @@ class WebhookProcessor:
             except Exception as exc:
                 error = exc
 
-    def handle_blocking(self, source: MessageSource) -> WebhookReply:
+    def handle_sync(self, source: MessageSource) -> WebhookReply:
         """Process ``source`` with a blocking connector; async handlers are run to completion."""
         steps = self._steps(source)
         value: Any = None

@@ -82,6 +82,6 @@ def webhook_view(
             url=url,
             headers=list(request.headers.items()),
         )
-        return _response(processor.handle_blocking(source))
+        return _response(processor.handle_sync(source))
 
     return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))

@@ -84,7 +84,7 @@ def webhook_view(
             url=request_url(request.environ, request.scheme, request.host),
             headers=list(request.headers.items()),
         )
-        return _response(processor.handle_blocking(source))
+        return _response(processor.handle_sync(source))
 
     view.__name__ = name
     view.__qualname__ = name

@@ -119,7 +119,7 @@ def webhook(
             url=request_url(request),
             headers=request.headers.items(),
         )
-        return _response(await processor.handle(source, run_sync=run_in_threadpool))
+        return _response(await processor.handle_async(source, run_sync=run_in_threadpool))
 
     endpoint.__name__ = "ratatosk_webhook"
     return endpoint

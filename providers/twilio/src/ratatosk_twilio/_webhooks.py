@@ -817,7 +817,7 @@ class _WebhookConfig:
             else "WebhookUrl",
         )
 
-    def url(self, source: MessageSource, kind: WebhookKindName) -> str | None:
+    def url(self, source: MessageSource, kind: WebhookKindName | WebhookKind) -> str | None:
         """The URL a webhook of this kind is validated against."""
         configured = self.status_url if kind == "status" else self.message_url
         if configured is not None:
@@ -993,7 +993,8 @@ class TwilioWebhookMixin:
                     store = self.dedup_store = InMemoryDeduplicationStore()
         return store
 
-    def webhook_url(self, source: MessageSource, kind: WebhookKindName) -> str | None:
+    def webhook_url(self, source: MessageSource,
+                    kind: WebhookKindName | WebhookKind) -> str | None:
         """The URL a webhook of this kind is validated against (see :func:`resolve_public_url`).
 
         Inbound messages use ``WebhookUrl``; status callbacks ``StatusCallback``, else
