@@ -581,9 +581,11 @@ async def test_a_refused_signature_says_which_url_was_checked(
         "trust_forwarded_headers": False}
     # the URL a kind of webhook is checked against, for the enum as for its string value
     plain = MessageSource.url_post(b"", url="http://x/y")
+    connector = make(StatusCallback=PUBLIC)
+    assert (await connector.initialize()).is_success
     for kind in (WebhookKind.STATUS, "status"):
-        assert make(StatusCallback=PUBLIC).webhook_url(plain, kind) == PUBLIC
-    assert make(StatusCallback=PUBLIC).webhook_url(plain, WebhookKind.MESSAGE) == "http://x/y"
+        assert connector.webhook_url(plain, kind) == PUBLIC
+    assert connector.webhook_url(plain, WebhookKind.MESSAGE) == "http://x/y"
 
 
 # -- status callbacks ---------------------------------------------------------------------------
