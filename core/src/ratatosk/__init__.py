@@ -55,6 +55,7 @@ from ._results import (
 )
 from ._settings import ConnectionSettings, Dsn, SettingsParseError
 from ._source import InvalidSourceData, MessageSource
+from ._webhooks import WebhookKind, WebhookReply
 from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
@@ -279,6 +280,8 @@ __all__ = [
     "TemplateContent",
     "TextContent",
     "ValidationIssue",
+    "WebhookKind",
+    "WebhookReply",
     "__version__",
     "hookimpl",
     "hookspec",

@@ -58,6 +58,7 @@ from .._retry import RetryPolicy
 from .._schema import ChannelCapability, ChannelSchema
 from .._settings import MASK, ConnectionSettings, SettingsParseError
 from .._source import MessageSource
+from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
 from ._batch import BatchSource
 from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
@@ -827,6 +828,35 @@ class Connector:
         return (yield from self.run_flow(self.get_message_status_flow, remote_id,
                                          operation="get_message_status",
                                          failure=ConnectorErrorCodes.GET_STATUS_ERROR))
+
+    def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
+        """Whether a webhook request is an inbound message or a status update; None when the
+        connector cannot tell (then the endpoint's route must say which it receives).
+
+        The default: the only one of RECEIVE_MESSAGES / HANDLE_MESSAGE_STATE the schema declares.
+        Providers whose messages and status updates share one URL override it (no I/O, no
+        signature check: ``receive_*`` does that).
+        """
+        messages = self._supports[ChannelCapability.RECEIVE_MESSAGES]
+        statuses = self._supports[ChannelCapability.HANDLE_MESSAGE_STATE]
+        if messages and not statuses:
+            return WebhookKind.MESSAGE
+        if statuses and not messages:
+            return WebhookKind.STATUS
+        return None
+
+    def webhook_reply(self, kind: WebhookKind, reply: object | None = None) -> WebhookReply:
+        """The HTTP answer to a webhook of this kind that was received (or was a duplicate);
+        ``reply`` is what the application's handler returned (None when it was not called).
+
+        The default: a :class:`~ratatosk.WebhookReply` the handler returned, else (None or any
+        other value) 200 with an empty body. Providers that expect a body (Twilio: TwiML)
+        override it; an override raises TypeError for a reply it cannot send (endpoints then
+        answer 500).
+        """
+        if isinstance(reply, WebhookReply):
+            return reply
+        return WebhookReply.empty()
 
     @operation
     def receive_messages(self, source: MessageSource) -> Operation[ReceiveResult]:
