@@ -13,6 +13,7 @@ from ratatosk import (
     ChannelSchema,
     Connector,
     EndpointType,
+    Err,
     ErrorInfo,
     InvalidSourceData,
     Message,
@@ -21,6 +22,7 @@ from ratatosk import (
     MessageSource,
     MessageStatus,
     MessagingErrorCodes,
+    Ok,
     ReceiveResult,
     Result,
     StatusUpdate,
@@ -93,23 +95,23 @@ class HeronConnector(Connector):
     def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         error = self._check(source)
         if error is not None:
-            return Result.fail(error)
+            return Err(error)
         try:
             data = source.json_body()
             message = (MessageBuilder().with_id(data["id"]).from_phone(data["from"])
                        .to_phone(data["to"]).with_text(data["text"]).build())
         except (InvalidSourceData, KeyError, TypeError) as exc:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                          f"not a Heron message ({type(exc).__name__})"))
         if message.id in self.seen:
-            return Result.ok(ReceiveResult((), is_duplicate=True))
+            return Ok(ReceiveResult((), is_duplicate=True))
         self.seen.add(message.id)
-        return Result.ok(ReceiveResult((message,)))
+        return Ok(ReceiveResult((message,)))
 
     def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         error = self._check(source)
         if error is not None:
-            return Result.fail(error)
+            return Err(error)
         try:
             data = source.json_body()
             failure = None
@@ -121,10 +123,10 @@ class HeronConnector(Connector):
             self.seen.add(key)
             status = MessageStatus.DELIVERED if data["status"] == "delivered" else (
                 MessageStatus.DELIVERY_FAILED)
-            return Result.ok(StatusUpdate(data["id"], status, data["status"], error=failure,
+            return Ok(StatusUpdate(data["id"], status, data["status"], error=failure,
                                           additional_data={"duplicate": duplicate}))
         except (InvalidSourceData, KeyError, TypeError, AttributeError) as exc:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                          f"not a Heron status ({type(exc).__name__})"))
 
 

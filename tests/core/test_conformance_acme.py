@@ -17,6 +17,7 @@ from ratatosk import (
     ChannelSchema,
     ConnectionSettings,
     Connector,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -24,6 +25,7 @@ from ratatosk import (
     MessageBuilder,
     MessageSource,
     MessageStatus,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -117,7 +119,7 @@ class LogsSecrets(AcmeSmsConnector):
 class EchoesSecretInErrors(AcmeSmsConnector):
     def send_message_flow(self, message: Message) -> Flow[SendResult]:
         response = yield HttpRequest("POST", f"{self._base}/v1/fail")
-        return Result(error=ErrorInfo(
+        return Err(ErrorInfo(
             code="SEND_MESSAGE_FAILED",
             message=f"HTTP {response.status_code} with key {self.parameters['ApiKey']}"))
 
@@ -134,7 +136,7 @@ class DeclaresUnimplemented(Connector):
     presets: ClassVar[Mapping[str, ChannelSchema]] = {}
 
     def send_message_flow(self, message: Message) -> Flow[SendResult]:
-        return Result(error=ErrorInfo(code="SEND_MESSAGE_FAILED", message="never"))
+        return Err(ErrorInfo(code="SEND_MESSAGE_FAILED", message="never"))
         yield  # a flow
 
 
@@ -158,7 +160,7 @@ class NoRemoteId(AcmeSmsConnector):
         result = yield from super().send_message_flow(message)
         if result.data is None:
             return result
-        return Result(data=SendResult(message.id, None, result.data.status))
+        return Ok(SendResult(message.id, None, result.data.status))
 
 
 class WrongStatusMapping(AcmeSmsConnector):
@@ -166,7 +168,7 @@ class WrongStatusMapping(AcmeSmsConnector):
         result = super().parse_message_status(source)
         if result.data is None:
             return result
-        return Result(data=StatusUpdate(result.data.remote_message_id, MessageStatus.UNKNOWN))
+        return Ok(StatusUpdate(result.data.remote_message_id, MessageStatus.UNKNOWN))
 
 
 def test_kit_catches_a_secret_in_repr() -> None:

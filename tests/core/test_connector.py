@@ -30,6 +30,7 @@ from ratatosk import (
     ConnectorHealth,
     ConnectorState,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -41,6 +42,7 @@ from ratatosk import (
     MessageStatus,
     MessagingError,
     MessagingErrorCodes,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -105,7 +107,7 @@ class Probe(Connector):
         self.seen_states.append(self.state)
         self._maybe_raise("initialize")
         self.base = self.parameters["BaseUrl"]
-        return self.init_result or Result.ok(None)
+        return self.init_result or Ok(None)
 
     def send_message_flow(self, message: Message) -> Flow[SendResult]:
         self._maybe_raise("send")
@@ -115,34 +117,34 @@ class Probe(Connector):
                                      (("Authorization", self.parameters["Token"]),), body)
         self._maybe_raise("send-response")
         if response.status_code != 201:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.SEND_MESSAGE_FAILED,
+            return Err(ErrorInfo(MessagingErrorCodes.SEND_MESSAGE_FAILED,
                                          f"HTTP {response.status_code}",
                                          retryable=response.status_code in (429, 503)))
         data = response.json()
-        return Result.ok(SendResult(message.id, data["id"], MessageStatus.QUEUED))
+        return Ok(SendResult(message.id, data["id"], MessageStatus.QUEUED))
 
     def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         self._maybe_raise("status")
         response = yield HttpRequest("GET", f"{self.base}/messages/{remote_id}")
-        return Result.ok(StatusUpdate(remote_id, MessageStatus(response.json()["status"])))
+        return Ok(StatusUpdate(remote_id, MessageStatus(response.json()["status"])))
 
     def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self.base}/health")
         if response.status_code != 200:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.CONNECTION_FAILED, "unhealthy"))
-        return Result.ok(ConnectorHealth(True, "ready"))
+            return Err(ErrorInfo(MessagingErrorCodes.CONNECTION_FAILED, "unhealthy"))
+        return Ok(ConnectorHealth(True, "ready"))
 
     def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         self._maybe_raise("receive")
         items = source.json_body()
-        return Result.ok(ReceiveResult(tuple(
+        return Ok(ReceiveResult(tuple(
             MessageBuilder().with_id(i["id"]).from_phone(i["from"]).to_phone(i["to"])
             .with_text(i["text"]).build() for i in items)))
 
     def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         self._maybe_raise("receive-status")
         data = source.json_body()
-        return Result.ok(StatusUpdate(data["id"], MessageStatus(data["status"])))
+        return Ok(StatusUpdate(data["id"], MessageStatus(data["status"])))
 
     def teardown(self) -> None:
         self.calls.append("shutdown")
@@ -261,7 +263,7 @@ async def test_settings_may_be_a_string_a_mapping_or_connection_settings() -> No
 
 async def test_do_initialize_failures_leave_the_state_error_and_can_be_retried() -> None:
     c = probe()
-    c.init_result = Result.fail(ErrorInfo(MessagingErrorCodes.MISSING_CREDENTIALS, "no key"))
+    c.init_result = Err(ErrorInfo(MessagingErrorCodes.MISSING_CREDENTIALS, "no key"))
     result = await c.initialize()
     assert result.error is not None and result.error.code == MessagingErrorCodes.MISSING_CREDENTIALS
     assert state_of(c) is ConnectorState.ERROR
@@ -374,7 +376,7 @@ def test_reentrant_initialize_from_do_initialize_is_an_error() -> None:
     class Reentrant(Probe):
         def setup(self) -> Result[None]:
             self.inner = self.blocking().send_message(msg())
-            return Result.ok(None)
+            return Ok(None)
 
     c = Reentrant(None, {"Token": TOKEN}, http_transport=httpx.MockTransport(Api()),
                   plugin_manager=fresh_pm())
@@ -436,7 +438,7 @@ def test_implemented_capabilities_reports_the_overridden_do_methods() -> None:
         default_schema = PROBE
 
         def send_message_flow(self, message: Message) -> Flow[SendResult]:
-            return Result.ok(SendResult(message.id, None, MessageStatus.SENT))
+            return Ok(SendResult(message.id, None, MessageStatus.SENT))
             yield
 
     assert SendOnly.implemented_capabilities() == ChannelCapability.SEND_MESSAGES

@@ -34,7 +34,7 @@ from ratatosk import (
     MessageBuilder,
     MessageContentType,
     MessageStatus,
-    Result,
+    Ok,
     SendResult,
     TextContent,
     hookimpl,
@@ -60,7 +60,7 @@ class Bulk(Connector):
         if text == "raise":
             raise RuntimeError("flow bug")
         yield HttpRequest("POST", "http://bulk.test/send", content=text.encode())
-        return Result.ok(SendResult(message.id, text, MessageStatus.SENT))
+        return Ok(SendResult(message.id, text, MessageStatus.SENT))
 
 
 class Gate:

@@ -48,6 +48,8 @@ from .._ratelimit import TokenBucket
 from .._results import (
     BatchSendResult,
     ConnectorHealth,
+    Err,
+    Ok,
     ReceiveResult,
     Result,
     SendResult,
@@ -168,7 +170,7 @@ def _number(
 
 
 def _checked_result(value: object, start: Callable[..., Any]) -> Result[Any]:
-    if isinstance(value, Result):
+    if isinstance(value, (Ok, Err)):
         return value
     raise TypeError(f"{getattr(start, '__qualname__', start)!r} returned "
                     f"{type(value).__name__}, not a Result")
@@ -357,23 +359,23 @@ class Connector:
 
     def test_connection_flow(self) -> Flow[ConnectorHealth]:
         """HEALTH_CHECK: a flow checking the provider can be reached and the credentials work."""
-        return immediately(Result(error=self._not_implemented("test_connection")))
+        return immediately(Err(self._not_implemented("test_connection")))
 
     def send_message_flow(self, message: Message) -> Flow[SendResult]:
         """SEND_MESSAGES: a flow sending one (already validated) message."""
-        return immediately(Result(error=self._not_implemented("send_message")))
+        return immediately(Err(self._not_implemented("send_message")))
 
     def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         """MESSAGE_STATUS_QUERY: a flow fetching a sent message's status."""
-        return immediately(Result(error=self._not_implemented("get_message_status")))
+        return immediately(Err(self._not_implemented("get_message_status")))
 
     def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         """RECEIVE_MESSAGES: parse an inbound-message webhook (no I/O)."""
-        return Result(error=self._not_implemented("receive_messages"))
+        return Err(self._not_implemented("receive_messages"))
 
     def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         """HANDLE_MESSAGE_STATE: parse a status-callback webhook (no I/O)."""
-        return Result(error=self._not_implemented("receive_message_status"))
+        return Err(self._not_implemented("receive_message_status"))
 
     def teardown(self) -> None:
         """Release what ``setup`` set up (the base closes its transports itself)."""
@@ -417,7 +419,7 @@ class Connector:
         _log.error("%s on %r raised %s", operation, self, text)
         self._log_traceback(exc)
         make = connector_error if code in _CONNECTOR_CODES else messaging_error
-        return Result(error=make(code, f"{operation} failed unexpectedly: {text}",
+        return Err(make(code, f"{operation} failed unexpectedly: {text}",
                                  details={"exception": type(exc).__name__}))
 
     def run_flow(
@@ -449,7 +451,7 @@ class Connector:
             try:
                 result = _checked_result((yield from start(*args)), start)
             except TransportError as exc:
-                result = Result(error=self._transport_error(exc))
+                result = Err(self._transport_error(exc))
             except Exception as exc:
                 result = self.unexpected(failure, operation, exc)
             error = result.error
@@ -526,7 +528,7 @@ class Connector:
         if attempts > 1 or (error.retryable and not error.outcome_unknown):
             details = dict(error.details)
             details["attempts"] = attempts
-            return Result(error=evolve(error, details=details))
+            return Err(evolve(error, details=details))
         return result
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -535,24 +537,24 @@ class Connector:
             state = self._state
             if state is _READY:
                 if lazy:
-                    return Result(data=None)
-                return Result(error=connector_error(ConnectorErrorCodes.ALREADY_INITIALIZED,
+                    return Ok(None)
+                return Err(connector_error(ConnectorErrorCodes.ALREADY_INITIALIZED,
                                                     "the connector is already initialized"))
             if state in _CLOSED:
-                return Result(error=self._shut_down_error("initialize"))
+                return Err(self._shut_down_error("initialize"))
             if state is ConnectorState.INITIALIZING:  # re-entered from setup()
-                return Result(error=connector_error(
+                return Err(connector_error(
                     ConnectorErrorCodes.INITIALIZATION_ERROR,
                     "an operation was called while the connector was initializing"))
             if state is ConnectorState.ERROR and lazy:
                 assert self._init_error is not None
-                return Result(error=self._init_error)
+                return Err(self._init_error)
             self._state = ConnectorState.INITIALIZING
             error = self._resolve_parameters()
             if error is None:
                 try:
                     result = self.setup()
-                    if result is not None and not isinstance(result, Result):
+                    if result is not None and not isinstance(result, (Ok, Err)):
                         raise TypeError(f"setup returned {type(result).__name__}, not a Result")
                     error = None if result is None else result.error
                 except Exception as exc:
@@ -562,10 +564,10 @@ class Connector:
                 self._init_error = error
                 self._state = ConnectorState.ERROR
                 _log.warning("initializing %r failed: %s", self, error.message)
-                return Result(error=error)
+                return Err(error)
             self._init_error = None
             self._state = _READY
-            return Result(data=None)
+            return Ok(None)
 
     def _resolve_parameters(self) -> ErrorInfo | None:
         if self._settings_problem is not None:
@@ -685,14 +687,14 @@ class Connector:
     def _test_connection(self) -> Operation[ConnectorHealth]:
         error = self.check_ready(ChannelCapability.HEALTH_CHECK, "test_connection")
         if error is not None:
-            return Result(error=error)
+            return Err(error)
         started = time.perf_counter()
         result = yield from self.run_flow(self.test_connection_flow, operation="test_connection",
                                           failure=MessagingErrorCodes.CONNECTION_FAILED)
         data = result.data
         if data is not None and data.latency_ms is None:
             latency = (time.perf_counter() - started) * 1000.0
-            return Result(data=evolve(data, latency_ms=latency))
+            return Ok(evolve(data, latency_ms=latency))
         return result
 
     @operation
@@ -714,12 +716,12 @@ class Connector:
         if error is not None:
             _log.info("send refused before any request", extra={
                 "message_id": message.id, "error_code": error.code})
-            return Result(error=error)
+            return Err(error)
         sent = message
         try:
             prepared = self._before_send(message)
             if isinstance(prepared, ErrorInfo):
-                result: Result[SendResult] = Result(error=prepared)
+                result: Result[SendResult] = Err(prepared)
             else:
                 sent = prepared
                 _log.debug("sending message %s via %s", sent.id, self._schema.connector_id,
@@ -749,7 +751,7 @@ class Connector:
     def batch_item(self, index: int, item: object) -> Generator[Effect, Any, BatchSendResult]:
         """One item of a batch (shared by the async and the thread-pool batch engines)."""
         if not isinstance(item, Message):
-            return BatchSendResult(index, "", Result(error=connector_error(
+            return BatchSendResult(index, "", Err(connector_error(
                 ConnectorErrorCodes.SEND_BATCH_ERROR,
                 f"batch item {index} is a {type(item).__name__}, not a Message")))
         result = yield from self._send(item, ConnectorErrorCodes.SEND_BATCH_ERROR)
@@ -779,7 +781,7 @@ class Connector:
         error = self.batch_refusal()
         if error is not None:
             while (pulled := await source.next()) is not None:
-                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Result(error=error))
+                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
             source.raise_error()
             return
         workers_count = concurrency
@@ -824,7 +826,7 @@ class Connector:
             error = self.validation_failed(
                 [ValidationIssue("remote_id", "must not be empty", "required")])
         if error is not None:
-            return Result(error=error)
+            return Err(error)
         return (yield from self.run_flow(self.get_message_status_flow, remote_id,
                                          operation="get_message_status",
                                          failure=ConnectorErrorCodes.GET_STATUS_ERROR))
@@ -902,7 +904,7 @@ class Connector:
     ) -> Result[T]:
         error = self.check_ready(capability, operation)
         if error is not None:
-            result: Result[T] = Result(error=error)
+            result: Result[T] = Err(error)
         else:
             try:
                 result = _checked_result(parse(source), parse)
@@ -917,7 +919,7 @@ class Connector:
     @operation
     def get_status(self) -> Operation[StatusInfo]:
         """The connector's state, a description and details (never initializes, never fails)."""
-        return (yield from immediately(Result(data=self._status_info())))
+        return (yield from immediately(Ok(self._status_info())))
 
     @operation
     def get_health(self) -> Operation[ConnectorHealth]:
@@ -933,7 +935,7 @@ class Connector:
         error = result.error
         if error is None:
             return result
-        return Result(data=ConnectorHealth(
+        return Ok(ConnectorHealth(
             is_healthy=False, state=self._state.value, issues=(str(error),),
             details={"error_code": error.code}))
 
@@ -947,7 +949,7 @@ class Connector:
         """
         done, was_initialized = self._begin_shutdown()
         if done:
-            return Result(data=None)
+            return Ok(None)
         problems: list[str] = []
         if was_initialized:
             try:
@@ -957,10 +959,10 @@ class Connector:
         problems += (yield CloseTransports())
         self._state = ConnectorState.SHUTDOWN
         if problems:
-            return Result(error=messaging_error(
+            return Err(messaging_error(
                 MessagingErrorCodes.MESSAGING_ERROR,
                 "the connector shut down, with problems: " + self.scrub("; ".join(problems))))
-        return Result(data=None)
+        return Ok(None)
 
     # -- state reports -----------------------------------------------------------------------
     def _status_info(self) -> StatusInfo:
@@ -998,5 +1000,5 @@ class Connector:
             issues = (str(self._init_error),)
         elif state is not _READY:
             issues = (f"the connector is {state.value.replace('_', ' ')}",)
-        return Result(data=ConnectorHealth(is_healthy=state is _READY, state=state.value,
+        return Ok(ConnectorHealth(is_healthy=state is _READY, state=state.value,
                                            issues=issues))

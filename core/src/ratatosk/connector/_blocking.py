@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._models import Message
-from .._results import BatchSendResult, Result
+from .._results import BatchSendResult, Err, Result
 from ._base import Connector, ConnectorState, _item_id
 from ._batch import BatchSource
 from ._operation import drive_blocking, operations_of
@@ -88,7 +88,7 @@ class BlockingConnector:
         error = connector.batch_refusal()
         if error is not None:
             while (pulled := source.next_blocking()) is not None:
-                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Result(error=error))
+                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
         elif source.concurrency == 1:
             while (pulled := source.next_blocking()) is not None:
                 yield drive_blocking(connector, connector.batch_item(*pulled))

@@ -28,6 +28,7 @@ from ratatosk import (
     ChannelSchema,
     Connector,
     ConnectorHealth,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -36,6 +37,7 @@ from ratatosk import (
     Message,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
     Operation,
     Result,
     SendResult,
@@ -315,12 +317,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
                 "conflict"))
         if problems:
             if missing_credentials and len(problems) == 1:
-                return Result(error=ErrorInfo(
+                return Err(ErrorInfo(
                     code=_M.MISSING_CREDENTIALS, domain=_M.DOMAIN,
                     message="No Twilio credentials: give AuthToken, or ApiKeySid and "
                             "ApiKeySecret.", issues=tuple(problems)))
             count = len(problems)
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.INVALID_CONNECTION_SETTINGS, domain=_T.DOMAIN,
                 message=f"The Twilio connection settings are not valid ({count} problem"
                         f"{'s' if count != 1 else ''}).",
@@ -357,7 +359,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         if self._status_callback:
             tail.append(("StatusCallback", self._status_callback))
         self._default_body = urlencode(fixed + tail)
-        return Result(data=None)
+        return Ok(None)
 
     # -- public extras -----------------------------------------------------------------------
     @operation
@@ -373,7 +375,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
             raise TypeError(f"remote_id must be a string, not {type(remote_id).__name__}")
         error = self.check_ready(ChannelCapability.SEND_MESSAGES, "cancel_message")
         if error is not None:
-            return Result(error=error)
+            return Err(error)
         return (yield from self.run_flow(self._cancel_flow, remote_id, operation="cancel_message",
                                          failure=_M.MESSAGING_ERROR))
 
@@ -382,10 +384,10 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         """Fetch the account (``GET /2010-04-01/Accounts/{AccountSid}.json``)."""
         response = yield HttpRequest("GET", self._account_url, self._get_headers)
         if not response.is_success:
-            return Result(error=map_api_error(response, ApiCall.ACCOUNT))
+            return Err(map_api_error(response, ApiCall.ACCOUNT))
         data = _json_object(response)
         if data is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.STATUS_ERROR, domain=_T.DOMAIN,
                 message="Twilio's account answer is not a JSON object",
                 details={"http_status": response.status_code}))
@@ -393,7 +395,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         healthy = status == "active"
         issues = () if healthy else (f"the Twilio account is {status or 'in an unknown state'}",)
         details = {k: data[k] for k in ("sid", "status", "type", "friendly_name") if k in data}
-        return Result(data=ConnectorHealth(
+        return Ok(ConnectorHealth(
             is_healthy=healthy, state=self.state.value, issues=issues,
             details={f"account_{k}" if k != "friendly_name" else k: v
                      for k, v in details.items()}))
@@ -402,7 +404,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         """Create the message (``POST .../Messages.json``)."""
         prepared = self._prepare(message)
         if isinstance(prepared, ErrorInfo):
-            return Result(error=prepared)
+            return Err(prepared)
         response = yield prepared
         return self._parse_send(message, response)
 
@@ -410,22 +412,22 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         """Fetch the message (``GET .../Messages/{Sid}.json``)."""
         sid = remote_id.strip()
         if not _MESSAGE_SID.fullmatch(sid):
-            return Result(error=self._bad_sid(sid, self._status_failure))
+            return Err(self._bad_sid(sid, self._status_failure))
         response = yield HttpRequest("GET", f"{self._message_prefix}{sid}.json",
                                      self._get_headers)
         if not response.is_success:
-            return Result(error=map_api_error(response, self._status_operation))
+            return Err(map_api_error(response, self._status_operation))
         return self._parse_status(sid, response, self._status_failure)
 
     def _cancel_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         """Cancel a scheduled message (``POST .../Messages/{Sid}.json`` with Status=canceled)."""
         sid = remote_id.strip()
         if not _MESSAGE_SID.fullmatch(sid):
-            return Result(error=self._bad_sid(sid, _M.MESSAGING_ERROR))
+            return Err(self._bad_sid(sid, _M.MESSAGING_ERROR))
         response = yield HttpRequest("POST", f"{self._message_prefix}{sid}.json",
                                      self._post_headers, b"Status=canceled", idempotent=True)
         if not response.is_success:
-            return Result(error=map_api_error(response, ApiCall.CANCEL))
+            return Err(map_api_error(response, ApiCall.CANCEL))
         return self._parse_status(sid, response, _M.MESSAGING_ERROR)
 
     # -- request building --------------------------------------------------------------------
@@ -683,13 +685,13 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     # -- response parsing --------------------------------------------------------------------
     def _parse_send(self, message: Message, response: HttpResponse) -> Result[SendResult]:
         if not response.is_success:
-            return Result(error=map_api_error(response, self._send_operation))
+            return Err(map_api_error(response, self._send_operation))
         data = _json_object(response)
         sid = data.get("sid") if data is not None else None
         if data is None or not isinstance(sid, str) or not sid:
             domain, code = ((_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED) if self.whatsapp
                             else (_M.DOMAIN, _M.SEND_MESSAGE_FAILED))
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=code, domain=domain, outcome_unknown=True,
                 message=f"Twilio answered HTTP {response.status_code} without a message SID; "
                         "the message may have been accepted, so it is not sent again",
@@ -697,7 +699,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         provider_status = data.get("status")
         status_text = provider_status if isinstance(provider_status, str) else None
         extra = {k: data[k] for k in _SEND_KEYS if data.get(k) is not None}
-        return Result(data=SendResult(
+        return Ok(SendResult(
             message_id=message.id,
             remote_message_id=sid,
             status=map_twilio_status(status_text),
@@ -711,7 +713,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         data = _json_object(response)
         if data is None:
             domain = _T.DOMAIN if failure_code in _T.all_codes() else _M.DOMAIN
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=failure_code, domain=domain,
                 message=f"Twilio's answer about {sid} is not a JSON object",
                 details={"http_status": response.status_code}))
@@ -728,7 +730,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
             text = _decimal_text(data["price"])
             price = Decimal(text) if text is not None else None
         unit = data.get("price_unit")
-        return Result(data=StatusUpdate(
+        return Ok(StatusUpdate(
             remote_message_id=sid,
             status=map_twilio_status(status_text),
             provider_status=status_text,
@@ -769,7 +771,7 @@ class TwilioSmsConnector(TwilioConnectorBase):
             raise TypeError(f"estimate takes a Message, not {type(message).__name__}")
         text = message.text
         if text is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_M.UNSUPPORTED_CONTENT_TYPE, domain=_M.DOMAIN,
                 message="Only a message with text can be estimated."))
         smart = message.properties.get("SmartEncoded")
@@ -779,14 +781,14 @@ class TwilioSmsConnector(TwilioConnectorBase):
                 smart = self.settings.get_parameter("SmartEncoded")
         flag = _bool_text(smart) if smart is not None else "false"
         if flag is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.INVALID_MESSAGE, domain=_T.DOMAIN,
                 message="The SmartEncoded property must be true or false.",
                 issues=(ValidationIssue("properties.SmartEncoded", "must be true or false",
                                         "type"),)))
         from ._segments import analyze
 
-        return Result(data=analyze(text, smart_encoded=flag == "true"))
+        return Ok(analyze(text, smart_encoded=flag == "true"))
 
 
 class TwilioWhatsAppConnector(TwilioConnectorBase):

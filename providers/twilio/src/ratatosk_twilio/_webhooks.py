@@ -44,6 +44,7 @@ from ratatosk import (
     Content,
     Endpoint,
     EndpointType,
+    Err,
     ErrorInfo,
     InvalidSourceData,
     LocationContent,
@@ -53,6 +54,7 @@ from ratatosk import (
     MessageSource,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
     ReceiveResult,
     Result,
     StatusUpdate,
@@ -896,25 +898,25 @@ class TwilioWebhookMixin:
         try:
             read = self._read_webhook(source, "message")
             if isinstance(read, ErrorInfo):
-                return Result.fail(read)
+                return Err(read)
             _, first, repeated = read
             received_at = _now_iso()
             try:
                 message = _inbound_message(first, repeated, received_at)
             except _WebhookDataError as exc:
-                return Result.fail(_data_error(exc.message, issues=exc.issues))
+                return Err(_data_error(exc.message, issues=exc.issues))
             key = _dedup_key(source, "message", first)
             info = {"dedup_key": key, "received_at": received_at, "webhook": "message"}
             if self._webhook_store().seen(key):
                 logger.info("duplicate inbound message webhook %s ignored", message.id)
-                return Result.ok(ReceiveResult(messages=(), is_duplicate=True,
+                return Ok(ReceiveResult(messages=(), is_duplicate=True,
                                                additional_data=info))
             # (ReceiveResult's converter=tuple leaves mypy without an element type: pass Any)
             batch: Any = (message,)
-            return Result.ok(ReceiveResult(messages=batch, additional_data=info))
+            return Ok(ReceiveResult(messages=batch, additional_data=info))
         except Exception as exc:  # a bug or a failing store: an error result, never a traceback
             logger.exception("inbound message webhook processing failed")
-            return Result.fail(twilio_error(
+            return Err(twilio_error(
                 TwilioErrorCodes.RECEIVE_MESSAGE_FAILED,
                 f"the inbound message webhook could not be processed ({type(exc).__name__})",
             ))
@@ -924,22 +926,22 @@ class TwilioWebhookMixin:
         try:
             read = self._read_webhook(source, "status")
             if isinstance(read, ErrorInfo):
-                return Result.fail(read)
+                return Err(read)
             _, first, repeated = read
             try:
                 update = _status_callback(first, repeated, None)
             except _WebhookDataError as exc:
-                return Result.fail(_data_error(exc.message, issues=exc.issues))
+                return Err(_data_error(exc.message, issues=exc.issues))
             key = _dedup_key(source, "status", first)
             duplicate = self._webhook_store().seen(key)
             if duplicate:
                 logger.info("duplicate status callback %s/%s ignored",
                             update.remote_message_id, update.provider_status)
             data = {**update.additional_data, "duplicate": duplicate, "dedup_key": key}
-            return Result.ok(attrs.evolve(update, additional_data=data))
+            return Ok(attrs.evolve(update, additional_data=data))
         except Exception as exc:
             logger.exception("status callback processing failed")
-            return Result.fail(twilio_error(
+            return Err(twilio_error(
                 TwilioErrorCodes.RECEIVE_STATUS_FAILED,
                 f"the status callback could not be processed ({type(exc).__name__})",
             ))
