@@ -13,7 +13,7 @@ from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate
-from ratatosk._connector import Connector
+from ratatosk.connector import Connector
 from ratatosk_contrib.starlette import twilio_webhook
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML

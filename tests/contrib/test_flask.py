@@ -15,7 +15,7 @@ from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate
-from ratatosk._connector import Connector
+from ratatosk.connector import Connector
 from ratatosk_contrib.flask import twilio_webhook_view
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate, hookimpl
-from ratatosk._connector import Connector
+from ratatosk.connector import Connector
 from ratatosk_contrib.starlette import twilio_webhook, twilio_webhook_route
 from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.signature import compute_signature

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ratatosk import Message, StatusUpdate, hookimpl
-from ratatosk._connector import Connector
+from ratatosk.connector import Connector
 from ratatosk_twilio import TwilioSmsConnector
 
 ACCOUNT_SID = "AC" + "0" * 32

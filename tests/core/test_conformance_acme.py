@@ -116,13 +116,13 @@ class LeakyRepr(AcmeSmsConnector):
 
 
 class LogsSecrets(AcmeSmsConnector):
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         logging.getLogger("acme.debug").debug("using key %s", self.parameters["ApiKey"])
-        return super()._do_initialize()
+        return super().setup()
 
 
 class EchoesSecretInErrors(AcmeSmsConnector):
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         response = yield HttpRequest("POST", f"{self._base}/v1/fail")
         return Result(error=ErrorInfo(
             code="SEND_MESSAGE_FAILED",
@@ -140,7 +140,7 @@ class DeclaresUnimplemented(Connector):
     default_schema = ACME_SMS
     presets: ClassVar[Mapping[str, ChannelSchema]] = {}
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         return Result(error=ErrorInfo(code="SEND_MESSAGE_FAILED", message="never"))
         yield  # a flow
 
@@ -155,22 +155,22 @@ class MisnamedPreset(AcmeSmsConnector):
 
 
 class CrashesOnBadWebhooks(AcmeSmsConnector):
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         payload = json.loads(source.body)  # raises on a malformed body
-        return super()._do_receive_messages(MessageSource.json(payload))
+        return super().parse_messages(MessageSource.json(payload))
 
 
 class NoRemoteId(AcmeSmsConnector):
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
-        result = yield from super()._do_send_message(message)
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        result = yield from super().send_message_flow(message)
         if result.data is None:
             return result
         return Result(data=SendResult(message.id, None, result.data.status))
 
 
 class WrongStatusMapping(AcmeSmsConnector):
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
-        result = super()._do_receive_message_status(source)
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+        result = super().parse_message_status(source)
         if result.data is None:
             return result
         return Result(data=StatusUpdate(result.data.remote_message_id, MessageStatus.UNKNOWN))

@@ -48,7 +48,7 @@ from ratatosk import (
     StatusUpdate,
     hookimpl,
 )
-from ratatosk._connector import (
+from ratatosk.connector import (
     CAPABILITY_METHODS,
     COMMON_DEFAULTS,
     OPERATION_CAPABILITIES,
@@ -100,14 +100,14 @@ class Probe(Connector):
         if self.raise_in == where:
             raise RuntimeError(f"boom in {where} with {TOKEN}")
 
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         self.calls.append("initialize")
         self.seen_states.append(self.state)
         self._maybe_raise("initialize")
         self.base = self.parameters["BaseUrl"]
         return self.init_result or Result.ok(None)
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         self._maybe_raise("send")
         assert message.receiver is not None
         body = json.dumps({"to": message.receiver.address, "text": message.text}).encode()
@@ -121,30 +121,30 @@ class Probe(Connector):
         data = response.json()
         return Result.ok(SendResult(message.id, data["id"], MessageStatus.QUEUED))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         self._maybe_raise("status")
         response = yield HttpRequest("GET", f"{self.base}/messages/{remote_id}")
         return Result.ok(StatusUpdate(remote_id, MessageStatus(response.json()["status"])))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self.base}/health")
         if response.status_code != 200:
             return Result.fail(ErrorInfo(MessagingErrorCodes.CONNECTION_FAILED, "unhealthy"))
         return Result.ok(ConnectorHealth(True, "ready"))
 
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         self._maybe_raise("receive")
         items = source.json_body()
         return Result.ok(ReceiveResult(tuple(
             MessageBuilder().with_id(i["id"]).from_phone(i["from"]).to_phone(i["to"])
             .with_text(i["text"]).build() for i in items)))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         self._maybe_raise("receive-status")
         data = source.json_body()
         return Result.ok(StatusUpdate(data["id"], MessageStatus(data["status"])))
 
-    def _do_shutdown(self) -> None:
+    def teardown(self) -> None:
         self.calls.append("shutdown")
         self.seen_states.append(self.state)
 
@@ -227,7 +227,7 @@ async def test_every_settings_problem_is_reported_and_the_state_is_error() -> No
     fields = {issue.field for issue in result.error.issues}
     assert {"Token", "Timeout", "Bogus", "MaxRetries"} <= fields
     assert state_of(c) is ConnectorState.ERROR
-    assert c.calls == []  # _do_initialize never ran
+    assert c.calls == []  # setup never ran
     # operations return the initialization error, without I/O
     sent = await c.send_message(msg())
     assert sent.error == result.error
@@ -306,7 +306,7 @@ async def test_the_first_operation_initializes_lazily() -> None:
 async def test_shutdown_is_idempotent_and_closes_only_what_it_created() -> None:
     c = probe()
     assert (await c.send_message(msg())).is_success
-    created = c._async_transport
+    created = c.runtime.async_transport()
     assert created is not None
     assert (await c.shutdown()).is_success
     assert state_of(c) is ConnectorState.SHUTDOWN
@@ -372,7 +372,7 @@ async def test_async_with_initializes_and_shuts_down() -> None:
 
 def test_reentrant_initialize_from_do_initialize_is_an_error() -> None:
     class Reentrant(Probe):
-        def _do_initialize(self) -> Result[None]:
+        def setup(self) -> Result[None]:
             self.inner = self.blocking().send_message(msg())
             return Result.ok(None)
 
@@ -435,7 +435,7 @@ def test_implemented_capabilities_reports_the_overridden_do_methods() -> None:
     class SendOnly(Connector):
         default_schema = PROBE
 
-        def _do_send_message(self, message: Message) -> Flow[SendResult]:
+        def send_message_flow(self, message: Message) -> Flow[SendResult]:
             return Result.ok(SendResult(message.id, None, MessageStatus.SENT))
             yield
 
@@ -557,7 +557,7 @@ async def test_exceptions_in_provider_code_become_operation_specific_errors() ->
 
 async def test_a_flow_that_returns_something_else_than_a_result_is_an_error() -> None:
     class Sloppy(Probe):
-        def _do_send_message(self, message: Message) -> Flow[SendResult]:
+        def send_message_flow(self, message: Message) -> Flow[SendResult]:
             yield HttpRequest("POST", "http://probe.test/messages")
             return "ok"  # type: ignore[return-value]
 
@@ -795,7 +795,7 @@ async def test_receive_hooks_see_each_message_and_status_update() -> None:
 async def test_without_a_plugin_manager_the_global_one_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ratatosk import _plugins
+    from ratatosk import plugins as _plugins
 
     monkeypatch.setenv("RATATOSK_DISABLE_PLUGINS", "1")
     _plugins.reset_plugin_manager()
@@ -985,7 +985,8 @@ def test_public_names_are_exported_lazily() -> None:
 
 def test_every_lifecycle_code_the_base_raises_is_asserted_by_these_tests() -> None:
     here = Path(__file__).resolve()
-    source = (here.parents[2] / "core" / "src" / "ratatosk" / "_connector.py").read_text()
+    package = here.parents[2] / "core" / "src" / "ratatosk" / "connector"
+    source = "".join(p.read_text() for p in package.glob("*.py"))
     raised = set(re.findall(r"ConnectorErrorCodes\.([A-Z_]+)", source))
     assert raised <= set(ConnectorErrorCodes.all_codes())
     tests = "".join(p.read_text() for p in here.parent.glob("test_connector*.py"))

@@ -55,7 +55,7 @@ class Bulk(Connector):
 
     default_schema = BULK
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         text = message.text or ""
         if text == "raise":
             raise RuntimeError("flow bug")

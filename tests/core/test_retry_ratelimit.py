@@ -204,7 +204,7 @@ class Flaky(Connector):
     default_schema = SCHEMA
     flow_starts = 0
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         self.flow_starts += 1
         response = yield HttpRequest("POST", "http://flaky.test/send")
         if response.status_code == 201:
@@ -219,7 +219,7 @@ class Flaky(Connector):
             retry_after=float(header) if header else None,
         ))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"http://flaky.test/status/{remote_id}")
         if response.status_code not in (200, 201):
             return Result.fail(ErrorInfo(MessagingErrorCodes.MESSAGING_ERROR, "no",

@@ -32,8 +32,8 @@ from ratatosk import (
     TextContent,
     hookimpl,
 )
-from ratatosk._connector import Connector
 from ratatosk._dedup import InMemoryDeduplicationStore
+from ratatosk.connector import Connector
 from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector
 from ratatosk_twilio._status import TWILIO_STATUSES, map_twilio_status
 from ratatosk_twilio._webhooks import classify_webhook, resolve_public_url

@@ -84,18 +84,21 @@ _LAZY: dict[str, str] = {
     "AiohttpTransport": "._aiohttp",
     "AsyncioTransport": "._asynchttp",
     "StdlibSyncTransport": "._synchttp",
-    "Connector": "._connector",
-    "ConnectorState": "._connector",
-    "BlockingConnector": "._connector",
+    "Connector": ".connector",
+    "ConnectorState": ".connector",
+    "BlockingConnector": ".connector",
+    "operation": ".connector",
+    "Operation": ".connector",
+    "Sleep": ".connector",
     "DeduplicationStore": "._dedup",
     "InMemoryDeduplicationStore": "._dedup",
     "connect": "._connect",
-    "get_plugin_manager": "._plugins",
-    "list_providers": "._plugins",
-    "list_failures": "._plugins",
-    "register_plugin": "._plugins",
-    "unregister_plugin": "._plugins",
-    "get_connector_class": "._plugins",
+    "get_plugin_manager": ".plugins",
+    "list_providers": ".plugins",
+    "list_failures": ".plugins",
+    "register_plugin": ".plugins",
+    "unregister_plugin": ".plugins",
+    "get_connector_class": ".plugins",
     "unstructure": "._serialization",
     "structure": "._serialization",
     "converter": "._serialization",
@@ -110,15 +113,6 @@ if TYPE_CHECKING:
     )
     from ._connect import (
         connect as connect,
-    )
-    from ._connector import (
-        BlockingConnector as BlockingConnector,
-    )
-    from ._connector import (
-        Connector as Connector,
-    )
-    from ._connector import (
-        ConnectorState as ConnectorState,
     )
     from ._dedup import (
         DeduplicationStore as DeduplicationStore,
@@ -149,24 +143,6 @@ if TYPE_CHECKING:
     )
     from ._http import (
         TransportError as TransportError,
-    )
-    from ._plugins import (
-        get_connector_class as get_connector_class,
-    )
-    from ._plugins import (
-        get_plugin_manager as get_plugin_manager,
-    )
-    from ._plugins import (
-        list_failures as list_failures,
-    )
-    from ._plugins import (
-        list_providers as list_providers,
-    )
-    from ._plugins import (
-        register_plugin as register_plugin,
-    )
-    from ._plugins import (
-        unregister_plugin as unregister_plugin,
     )
     from ._schema import (
         COMMON_PARAMETERS as COMMON_PARAMETERS,
@@ -215,6 +191,42 @@ if TYPE_CHECKING:
     )
     from ._synchttp import (
         StdlibSyncTransport as StdlibSyncTransport,
+    )
+    from .connector import (
+        BlockingConnector as BlockingConnector,
+    )
+    from .connector import (
+        Connector as Connector,
+    )
+    from .connector import (
+        ConnectorState as ConnectorState,
+    )
+    from .connector import (
+        Operation as Operation,
+    )
+    from .connector import (
+        Sleep as Sleep,
+    )
+    from .connector import (
+        operation as operation,
+    )
+    from .plugins import (
+        get_connector_class as get_connector_class,
+    )
+    from .plugins import (
+        get_plugin_manager as get_plugin_manager,
+    )
+    from .plugins import (
+        list_failures as list_failures,
+    )
+    from .plugins import (
+        list_providers as list_providers,
+    )
+    from .plugins import (
+        register_plugin as register_plugin,
+    )
+    from .plugins import (
+        unregister_plugin as unregister_plugin,
     )
 
 

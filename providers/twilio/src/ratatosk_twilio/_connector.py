@@ -4,7 +4,7 @@
 Both talk to Twilio's Messages API (``/2010-04-01/Accounts/{AccountSid}/Messages.json``) through
 sans-IO flows, so the async and the blocking paths share every check and mapping. Everything that
 does not change between messages (URLs, the ``Authorization`` header, fixed form fields and
-connection-level defaults) is computed once in ``_do_initialize``; a send then only validates the
+connection-level defaults) is computed once in ``setup``; a send then only validates the
 message and encodes its own fields.
 
 Webhook handling (``receive_messages`` / ``receive_message_status``) comes from
@@ -23,10 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from attrs import define
-
 from ratatosk import (
-    BlockingConnector,
     ChannelCapability,
     ChannelSchema,
     Connector,
@@ -39,15 +36,17 @@ from ratatosk import (
     Message,
     MessagingErrorCodes,
     MultipartContent,
+    Operation,
     Result,
     SendResult,
     StatusUpdate,
     TemplateContent,
     TextContent,
     ValidationIssue,
+    operation,
 )
 
-from ._errors import Operation, TwilioErrorCodes, map_api_error
+from ._errors import ApiCall, TwilioErrorCodes, map_api_error
 from ._schemas import (
     ACCOUNT_SID_PATTERN,
     CONTENT_SID_PATTERN,
@@ -67,9 +66,7 @@ if TYPE_CHECKING:  # the segment calculator (and its tables) loads on the first 
 __all__ = [
     "MAX_BODY_LENGTH",
     "MAX_MEDIA",
-    "TwilioBlockingConnector",
     "TwilioConnectorBase",
-    "TwilioSmsBlockingConnector",
     "TwilioSmsConnector",
     "TwilioWhatsAppConnector",
     "build_api_root",
@@ -263,11 +260,11 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     whatsapp: ClassVar[bool] = False
     """Whether addresses are WhatsApp channel addresses (``whatsapp:+E164``)."""
 
-    _send_operation: ClassVar[Operation] = Operation.SEND
-    _status_operation: ClassVar[Operation] = Operation.STATUS
+    _send_operation: ClassVar[ApiCall] = ApiCall.SEND
+    _status_operation: ClassVar[ApiCall] = ApiCall.STATUS
     _status_failure: ClassVar[str] = TwilioErrorCodes.STATUS_QUERY_FAILED
 
-    # set by _do_initialize
+    # set by setup
     _account_sid: str
     _api_root: str
     _account_url: str
@@ -281,10 +278,9 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     _default_fields: dict[str, str]
     _fixed_body: str
     _default_body: str
-    _twilio_blocking: TwilioBlockingConnector | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         """Check what the schema cannot (credentials, Region/Edge/BaseUrl) and precompute the
         URLs, headers and fixed form fields every request uses."""
         p = self.parameters
@@ -364,53 +360,29 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         return Result(data=None)
 
     # -- public extras -----------------------------------------------------------------------
-    def blocking(self) -> TwilioBlockingConnector:
-        """The synchronous view (with :meth:`cancel_message` too)."""
-        view = self._twilio_blocking
-        if view is None:
-            view = self._twilio_blocking = self._blocking_class()(self)
-        return view
-
-    @classmethod
-    def _blocking_class(cls) -> type[TwilioBlockingConnector]:
-        return TwilioBlockingConnector
-
-    async def cancel_message(self, remote_id: str) -> Result[StatusUpdate]:
+    @operation
+    def cancel_message(self, remote_id: str) -> Operation[StatusUpdate]:
         """Cancel a scheduled message (``Status=canceled``) by its SID.
 
         Only messages Twilio has not sent yet (status ``scheduled``) can be canceled; Twilio's
         refusal (e.g. error 30409) comes back as a ``MESSAGING_ERROR`` result with its code.
-        Needs the SEND_MESSAGES capability.
+        Needs the SEND_MESSAGES capability. ``connector.blocking().cancel_message(sid)`` is the
+        same operation, blocking.
         """
-        early = self._check_cancel(remote_id)
-        if early is not None:
-            return early
-        try:
-            return await self._run_async(False, self._cancel_flow, remote_id)
-        except Exception as exc:
-            return self._unexpected(_M.MESSAGING_ERROR, "cancel_message", exc)
-
-    def _cancel_message_blocking(self, remote_id: str) -> Result[StatusUpdate]:
-        early = self._check_cancel(remote_id)
-        if early is not None:
-            return early
-        try:
-            return self._run_blocking(False, self._cancel_flow, remote_id)
-        except Exception as exc:
-            return self._unexpected(_M.MESSAGING_ERROR, "cancel_message", exc)
-
-    def _check_cancel(self, remote_id: str) -> Result[StatusUpdate] | None:
         if not isinstance(remote_id, str):
             raise TypeError(f"remote_id must be a string, not {type(remote_id).__name__}")
-        error = self._precheck(ChannelCapability.SEND_MESSAGES, "cancel_message")
-        return Result(error=error) if error is not None else None
+        error = self.check_ready(ChannelCapability.SEND_MESSAGES, "cancel_message")
+        if error is not None:
+            return Result(error=error)
+        return (yield from self.run_flow(self._cancel_flow, remote_id, operation="cancel_message",
+                                         failure=_M.MESSAGING_ERROR))
 
     # -- flows -------------------------------------------------------------------------------
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         """Fetch the account (``GET /2010-04-01/Accounts/{AccountSid}.json``)."""
         response = yield HttpRequest("GET", self._account_url, self._get_headers)
         if not response.is_success:
-            return Result(error=map_api_error(response, Operation.ACCOUNT))
+            return Result(error=map_api_error(response, ApiCall.ACCOUNT))
         data = _json_object(response)
         if data is None:
             return Result(error=ErrorInfo(
@@ -426,7 +398,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
             details={f"account_{k}" if k != "friendly_name" else k: v
                      for k, v in details.items()}))
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         """Create the message (``POST .../Messages.json``)."""
         prepared = self._prepare(message)
         if isinstance(prepared, ErrorInfo):
@@ -434,7 +406,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         response = yield prepared
         return self._parse_send(message, response)
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         """Fetch the message (``GET .../Messages/{Sid}.json``)."""
         sid = remote_id.strip()
         if not _MESSAGE_SID.fullmatch(sid):
@@ -453,7 +425,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         response = yield HttpRequest("POST", f"{self._message_prefix}{sid}.json",
                                      self._post_headers, b"Status=canceled", idempotent=True)
         if not response.is_success:
-            return Result(error=map_api_error(response, Operation.CANCEL))
+            return Result(error=map_api_error(response, ApiCall.CANCEL))
         return self._parse_status(sid, response, _M.MESSAGING_ERROR)
 
     # -- request building --------------------------------------------------------------------
@@ -787,16 +759,6 @@ class TwilioSmsConnector(TwilioConnectorBase):
     default_schema: ClassVar[ChannelSchema] = TWILIO_SMS
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(SMS_PRESETS)
 
-    def blocking(self) -> TwilioSmsBlockingConnector:
-        """The synchronous view (with :meth:`cancel_message` and :meth:`estimate`)."""
-        view = super().blocking()
-        assert isinstance(view, TwilioSmsBlockingConnector)
-        return view
-
-    @classmethod
-    def _blocking_class(cls) -> type[TwilioBlockingConnector]:
-        return TwilioSmsBlockingConnector
-
     def estimate(self, message: Message) -> Result[SegmentAnalysis]:
         """The encoding, segments and characters Twilio will bill for the message's text.
 
@@ -839,8 +801,8 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
     whatsapp: ClassVar[bool] = True
     default_schema: ClassVar[ChannelSchema] = TWILIO_WHATSAPP
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(WHATSAPP_PRESETS)
-    _send_operation: ClassVar[Operation] = Operation.SEND_WHATSAPP
-    _status_operation: ClassVar[Operation] = Operation.STATUS_WHATSAPP
+    _send_operation: ClassVar[ApiCall] = ApiCall.SEND_WHATSAPP
+    _status_operation: ClassVar[ApiCall] = ApiCall.STATUS_WHATSAPP
     _status_failure: ClassVar[str] = TwilioErrorCodes.WHATSAPP_STATUS_QUERY_FAILED
 
     @staticmethod
@@ -867,26 +829,3 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
 
     def _sender(self, address: str, problems: list[_Problem]) -> str | None:
         return self._checked_whatsapp(address, "sender", "whatsapp:+15550001111", problems)
-
-
-@define(eq=False, repr=False)
-class TwilioBlockingConnector(BlockingConnector):
-    """The synchronous view of a Twilio connector: the core operations plus
-    :meth:`cancel_message`."""
-
-    connector: TwilioConnectorBase
-
-    def cancel_message(self, remote_id: str) -> Result[StatusUpdate]:
-        """See :meth:`TwilioConnectorBase.cancel_message`."""
-        return self.connector._cancel_message_blocking(remote_id)
-
-
-@define(eq=False, repr=False)
-class TwilioSmsBlockingConnector(TwilioBlockingConnector):
-    """The synchronous view of :class:`TwilioSmsConnector` (with :meth:`estimate`)."""
-
-    connector: TwilioSmsConnector
-
-    def estimate(self, message: Message) -> Result[SegmentAnalysis]:
-        """See :meth:`TwilioSmsConnector.estimate`."""
-        return self.connector.estimate(message)

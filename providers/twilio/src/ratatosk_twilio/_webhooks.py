@@ -1,7 +1,7 @@
 """Twilio webhooks: inbound messages and status callbacks, signed, parsed and de-duplicated.
 
-:class:`TwilioWebhookMixin` gives both Twilio connectors their ``_do_receive_messages`` and
-``_do_receive_message_status``. Each call goes through the same steps, in this order, and stops at
+:class:`TwilioWebhookMixin` gives both Twilio connectors their ``parse_messages`` and
+``parse_message_status``. Each call goes through the same steps, in this order, and stops at
 the first failure with an error result (nothing raised, nothing recorded, nothing half-processed):
 
 1. the body size (``MaxWebhookBodySize``, default 64 KiB) -> ``INVALID_WEBHOOK_DATA``;
@@ -810,7 +810,7 @@ class TwilioWebhookMixin:
     _webhook_config_cache: _WebhookConfig | None = None
 
     # -- what the connector base calls ------------------------------------------------------
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         """Validate, parse and de-duplicate an inbound-message webhook (pure: no I/O)."""
         try:
             read = self._read_webhook(source, "message")
@@ -838,7 +838,7 @@ class TwilioWebhookMixin:
                 f"the inbound message webhook could not be processed ({type(exc).__name__})",
             ))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         """Validate, parse and de-duplicate a status callback (pure: no I/O)."""
         try:
             read = self._read_webhook(source, "status")

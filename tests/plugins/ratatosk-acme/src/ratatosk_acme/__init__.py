@@ -214,7 +214,7 @@ class AcmeSmsConnector(Connector):
     _base: str = ""
     _headers: tuple[tuple[str, str], ...] = ()
 
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         parameters = self.parameters
         self._base = str(parameters["BaseUrl"]).rstrip("/")
         pair = f"{parameters['AccountId']}:{parameters['ApiKey']}".encode()
@@ -228,7 +228,7 @@ class AcmeSmsConnector(Connector):
         return f"{self._base}/v1/accounts/{self.parameters['AccountId']}/messages"
 
     # -- sending ---------------------------------------------------------------------------
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         sender = message.sender.address if message.sender else self.parameters.get("DefaultSender")
         if not sender:
             return Result(error=_error(MessagingErrorCodes.MISSING_SENDER,
@@ -264,7 +264,7 @@ class AcmeSmsConnector(Connector):
         return Result(data=SendResult(message.id, remote_id, _status(provider_status),
                                       provider_status=provider_status))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"{self._messages_url()}/{remote_id}", self._headers)
         if response.status_code != 200:
             return Result(error=_api_error(response, ConnectorErrorCodes.GET_STATUS_ERROR,
@@ -277,7 +277,7 @@ class AcmeSmsConnector(Connector):
                                        "Acme answered the status query with an unreadable body"))
         return Result(data=StatusUpdate(remote_id, _status(provider_status), provider_status))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self._base}/v1/health", self._headers)
         if response.status_code != 200:
             return Result(error=_api_error(response, MessagingErrorCodes.CONNECTION_FAILED,
@@ -296,7 +296,7 @@ class AcmeSmsConnector(Connector):
                           "the webhook body is not a JSON object")
         return body
 
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         body = self._json_object(source)
         if isinstance(body, ErrorInfo):
             return Result(error=body)
@@ -322,7 +322,7 @@ class AcmeSmsConnector(Connector):
                                     receiver=Endpoint.phone(item["to"]), content=content))
         return Result(data=ReceiveResult(messages))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         body = self._json_object(source)
         if isinstance(body, ErrorInfo):
             return Result(error=body)
