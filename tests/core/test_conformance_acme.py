@@ -320,14 +320,14 @@ def _raise_on_error(response: HttpResponse) -> None:
 class RaisesOnHttpErrors(AcmeSmsConnector):
     """Raises on every HTTP error (the base turns the crash into a result; the kit must see it)."""
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
-        return _wrapped(super()._do_send_message(message), _raise_on_error)  # type: ignore[no-any-return]
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        return _wrapped(super().send_message_flow(message), _raise_on_error)  # type: ignore[no-any-return]
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
-        return _wrapped(super()._do_get_message_status(remote_id), _raise_on_error)  # type: ignore[no-any-return]
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
+        return _wrapped(super().get_message_status_flow(remote_id), _raise_on_error)  # type: ignore[no-any-return]
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
-        return _wrapped(super()._do_test_connection(), _raise_on_error)  # type: ignore[no-any-return]
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
+        return _wrapped(super().test_connection_flow(), _raise_on_error)  # type: ignore[no-any-return]
 
 
 def _evolve_error(**changes: Any) -> Any:
@@ -342,49 +342,49 @@ def _evolve_error(**changes: Any) -> Any:
 class RateLimitNotRetryable(AcmeSmsConnector):
     """Answers 429 with RATE_LIMITED but says it is not worth retrying (only when sending)."""
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
-        return _wrapped(super()._do_send_message(message),  # type: ignore[no-any-return]
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        return _wrapped(super().send_message_flow(message),  # type: ignore[no-any-return]
                         on_result=_evolve_error(retryable=False))
 
 
 class RateLimitWrongCode(AcmeSmsConnector):
     """Answers a 429 to the status query with a generic code (retryable, but not RATE_LIMITED)."""
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
-        return _wrapped(super()._do_get_message_status(remote_id),  # type: ignore[no-any-return]
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
+        return _wrapped(super().get_message_status_flow(remote_id),  # type: ignore[no-any-return]
                         on_result=_evolve_error(code=ConnectorErrorCodes.GET_STATUS_ERROR))
 
 
 class UnavailableNotRetryable(AcmeSmsConnector):
     """Marks a 503 on the health check as final."""
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         def fix(result: Result[Any]) -> Result[Any]:
             if result.error is not None:
                 return Result(error=attrs.evolve(result.error, retryable=False))
             return result
-        return _wrapped(super()._do_test_connection(), on_result=fix)  # type: ignore[no-any-return]
+        return _wrapped(super().test_connection_flow(), on_result=fix)  # type: ignore[no-any-return]
 
 
 class SecretInStatusErrors(AcmeSmsConnector):
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         def leak(result: Result[Any]) -> Result[Any]:
             if result.error is None:
                 return result
             return Result(error=attrs.evolve(
                 result.error, message=f"{result.error.message} (key {self.parameters['ApiKey']})"))
-        return _wrapped(super()._do_get_message_status(remote_id), on_result=leak)  # type: ignore[no-any-return]
+        return _wrapped(super().get_message_status_flow(remote_id), on_result=leak)  # type: ignore[no-any-return]
 
 
 class SecretInHealthLogs(AcmeSmsConnector):
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         logging.getLogger("acme.health").info("checking with %s", self.parameters["ApiKey"])
-        return _wrapped(super()._do_test_connection())  # type: ignore[no-any-return]
+        return _wrapped(super().test_connection_flow())  # type: ignore[no-any-return]
 
 
 class SecretInWebhookErrors(AcmeSmsConnector):
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
-        result = super()._do_receive_message_status(source)
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+        result = super().parse_message_status(source)
         if result.error is None:
             return result
         return Result(error=attrs.evolve(
@@ -392,13 +392,13 @@ class SecretInWebhookErrors(AcmeSmsConnector):
 
 
 class PercentEncodedSecretInErrors(AcmeSmsConnector):
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         def leak(result: Result[Any]) -> Result[Any]:
             if result.error is None:
                 return result
             url = "https://acme.test/v1?key=" + quote(self.parameters["ApiKey"] + "/+ ", safe="")
             return Result(error=attrs.evolve(result.error, message=f"failed: {url}"))
-        return _wrapped(super()._do_send_message(message), on_result=leak)  # type: ignore[no-any-return]
+        return _wrapped(super().send_message_flow(message), on_result=leak)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("failure", HTTP_FAILURES)

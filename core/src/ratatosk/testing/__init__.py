@@ -20,19 +20,20 @@ checks against every connector::
         def inbound_sources(self):
             return [WebhookCase(MessageSource.json({...}), expected_messages=1)]
 
-What it checks: the schema is well-formed (identity, JSON round trip, presets are restrictions
-of the default schema); every declared capability is implemented and every implemented one
-declared; settings validation rejects each missing required parameter and each wrong-typed or
-out-of-range value (cases generated from the schema); every operation that talks HTTP (health
-check, send, status query; async and blocking) answers each of HTTP 400, 401, 403, 404, 429, 500 and
-503, a refused connection, a timeout and a dropped connection with an error result (never an
-exception, never a crash turned into a result), 429 and 503 as retryable (a send's 503 may be
-``outcome_unknown`` instead) and 429 as ``RATE_LIMITED``; secrets (as given or percent-encoded) never appear in ``repr``/``str``, results,
-error messages or log records of any operation (health check, send, status query, both webhook
-kinds, each failure above); sample messages send (async and blocking, and in a batch when
-BULK_MESSAGING is declared); invalid messages fail with ``MESSAGE_VALIDATION_FAILED`` and no
-request; webhook fixtures parse; and, for the default schema and every preset, an operation the
-schema lacks returns ``CAPABILITY_NOT_SUPPORTED`` with no request.
+What it checks: the schema is well-formed (identity, JSON round trip, presets are restrictions of
+the default schema); every declared capability is implemented and every implemented one declared;
+settings validation rejects each missing required parameter and each wrong-typed or out-of-range
+value (cases generated from the schema); every operation that talks HTTP (health check, send,
+status query; async and blocking) answers each of HTTP 400, 401, 403, 404, 429, 500 and 503, a
+refused connection, a timeout and a dropped connection with an error result (never an exception,
+never a crash turned into a result), 429 and 503 as retryable (a send's 503 may be
+``outcome_unknown`` instead) and 429 as ``RATE_LIMITED``; secrets (as given or percent-encoded)
+never appear in ``repr``/``str``, results, error messages or log records of any operation (health
+check, send, status query, both webhook kinds, each failure above); sample messages send (async and
+blocking, and in a batch when BULK_MESSAGING is declared); invalid messages fail with
+``MESSAGE_VALIDATION_FAILED`` and no request; webhook fixtures parse; and, for the default schema
+and every preset, an operation the schema lacks returns ``CAPABILITY_NOT_SUPPORTED`` with no
+request.
 
 The kit needs only pytest (no pytest-asyncio): async operations run in ``asyncio.run``.
 See ``docs/plugins.md`` for every hook a subclass can override.
