@@ -4,8 +4,8 @@ Send a message in five lines::
 
     import ratatosk
     connector = ratatosk.connect("twilio://ACxxx:token@default").blocking()
-    message = ratatosk.MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
-    result = connector.send_message(message.with_text("Hello").build())
+    message = ratatosk.Message.text("Hello", to="+15550002222", sender="+15550001111")
+    result = connector.send_message(message)
     print(result.is_success, result.data)
 
 Public names are re-exported here. Heavier modules (the connector base, plugins, httpx) load on
@@ -42,6 +42,7 @@ from ._models import (
     MultipartContent,
     TemplateContent,
     TextContent,
+    media_from_url,
 )
 from ._results import (
     BatchSendResult,
@@ -53,7 +54,7 @@ from ._results import (
     StatusInfo,
     StatusUpdate,
 )
-from ._settings import ConnectionSettings, Dsn, SettingsParseError
+from ._settings import ConnectionSettings, Dsn, SettingsParseError, normalize_parameter_name
 from ._source import InvalidSourceData, MessageSource
 from .hookspecs import hookimpl, hookspec
 
@@ -270,5 +271,7 @@ __all__ = [
     "__version__",
     "hookimpl",
     "hookspec",
+    "media_from_url",
+    "normalize_parameter_name",
     *_LAZY,
 ]
