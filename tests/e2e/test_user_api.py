@@ -93,3 +93,23 @@ def test_environment_and_whatsapp_template(
     assert (stored.to, stored.from_) == ("whatsapp:+15550002222", "whatsapp:+15550001111")
     stored = sandbox.get_message(bare.data.remote_message_id or "")
     assert stored is not None and stored.to == "whatsapp:+15550002222"
+
+
+def test_keyword_messages_example_runs_on_the_sandbox(sandbox: TwilioSandbox) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "keyword_messages.py"
+    spec = importlib.util.spec_from_file_location("example_keyword_messages", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    settings = ConnectionSettings.parse(
+        f"account_sid={sandbox.account_sid};auth_token={sandbox.auth_token};"
+        f"base_url={sandbox.base_url}")
+    sids = module.main(settings)
+    assert len(sids) == 3
+    text, mms, short = (sandbox.get_message(sid) for sid in sids)
+    assert text is not None and text.body == "Hello"
+    assert mms is not None and len(mms.media) == 2 and mms.body == "Two pictures"
+    assert short is not None and ("ValidityPeriod", "300") in short.params
