@@ -623,13 +623,12 @@ class ChannelSchema:
         issues: list[ValidationIssue] = []
         # a parameter is found under any spelling of its name (AuthToken, auth_token, authToken);
         # problems name it as the schema does
-        declared = {normalize_parameter_name(p.name) for p in self.parameters}
+        declared = {normalize_parameter_name(p.name): p.name for p in self.parameters}
         given: dict[str, tuple[str, Any]] = {}
         for name, value in values.items():
             key = normalize_parameter_name(name)
             if key in given and key in declared:
-                canonical = next(p.name for p in self.parameters
-                                 if normalize_parameter_name(p.name) == key)
+                canonical = declared[key]
                 issues.append(ValidationIssue(
                     canonical,
                     f"The {canonical} parameter is given twice ({given[key][0]} and {name}); "
@@ -672,10 +671,9 @@ class ChannelSchema:
             if normalize_parameter_name(name) in declared:
                 continue
             if self.strict:
-                canonical = {normalize_parameter_name(p.name): p.name for p in self.parameters}
-                close = difflib.get_close_matches(normalize_parameter_name(name), canonical,
+                close = difflib.get_close_matches(normalize_parameter_name(name), declared,
                                                   n=1, cutoff=0.8)
-                hint = f" (did you mean {canonical[close[0]]}?)" if close else ""
+                hint = f" (did you mean {declared[close[0]]}?)" if close else ""
                 issues.append(
                     ValidationIssue(
                         name,
