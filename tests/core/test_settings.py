@@ -409,3 +409,10 @@ def test_environment_names_in_any_spelling() -> None:
     settings = ConnectionSettings.from_env("TWILIO_", environ, names={"SID2": "account_sid"})
     assert settings.get_parameter("account_sid") == "AC1"
     assert settings["authToken"] == TOKEN and settings.is_sensitive("AuthToken")
+
+
+def test_keyword_construction() -> None:
+    settings = ConnectionSettings({"AccountSid": "AC0"}, account_sid="AC1", auth_token=TOKEN)
+    assert settings.parameters == {"account_sid": "AC1", "auth_token": TOKEN}
+    assert settings.is_sensitive("AuthToken") and TOKEN not in repr(settings)
+    assert ConnectionSettings(region="ie1", sensitive=["Region"]).masked() == {"region": MASK}

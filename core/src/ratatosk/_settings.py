@@ -53,13 +53,22 @@ class ConnectionSettings(MutableMapping[str, Any]):
     __slots__ = ("_names", "_sensitive", "_values")
 
     def __init__(
-        self, parameters: Mapping[str, Any] | None = None, *, sensitive: Iterable[str] = ()
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        /,
+        *,
+        sensitive: Iterable[str] = (),
+        **named: Any,
     ) -> None:
+        """Settings from a mapping and/or keywords (``ConnectionSettings(account_sid="AC...")``);
+        ``sensitive`` names parameters to mask although their names do not look secret."""
         # normalized name -> value, and normalized name -> the name as last set
         self._values: dict[str, Any] = {}
         self._names: dict[str, str] = {}
         self._sensitive: set[str] = {normalize_parameter_name(n) for n in sensitive}
         for name, value in (parameters or {}).items():
+            self.set_parameter(name, value)
+        for name, value in named.items():
             self.set_parameter(name, value)
 
     # -- access ---------------------------------------------------------------------------
