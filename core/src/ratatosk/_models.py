@@ -432,7 +432,9 @@ class MessageProperties:
 class MessageBuilder:
     """Builds a :class:`Message` step by step; every ``with_*``/``from_*``/``to_*`` returns self.
 
-    >>> MessageBuilder().from_phone("+15550001111").to_phone("+15550002222").with_text("Hi").build()
+    >>> builder = MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
+    >>> builder.with_text("Hi").build().text
+    'Hi'
     """
 
     _id: str | None = None
