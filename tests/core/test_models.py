@@ -343,3 +343,11 @@ def test_text_and_media_stay_read_only_values_on_instances() -> None:
     assert [f.name for f in attrs.fields(Message)] == [
         "id", "sender", "receiver", "content", "properties"]
     assert attrs.evolve(message, content=TextContent("Bye")).text == "Bye"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import ratatosk._models
+
+    assert doctest.testmod(ratatosk._models).failed == 0

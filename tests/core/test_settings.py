@@ -416,3 +416,11 @@ def test_keyword_construction() -> None:
     assert settings.parameters == {"account_sid": "AC1", "auth_token": TOKEN}
     assert settings.is_sensitive("AuthToken") and TOKEN not in repr(settings)
     assert ConnectionSettings(region="ie1", sensitive=["Region"]).masked() == {"region": MASK}
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import ratatosk._settings
+
+    assert doctest.testmod(ratatosk._settings).failed == 0
