@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ratatosk import ConnectionSettings
 
 
-def run(main: Callable[[ConnectionSettings], Awaitable[Any]]) -> None:
+def run(main: Callable[[ConnectionSettings], Coroutine[Any, Any, Any]]) -> None:
     if os.environ.get("TWILIO_ACCOUNT_SID") and os.environ.get("TWILIO_AUTH_TOKEN"):
         asyncio.run(main(ConnectionSettings.from_env("TWILIO_")))
         return

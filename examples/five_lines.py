@@ -10,7 +10,7 @@ with TwilioSandbox() as sandbox:
     dsn = f"twilio://{sandbox.account_sid}:{sandbox.auth_token}@{host}"
 
     connector = ratatosk.connect(dsn).blocking()
-    message = ratatosk.MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
-    result = connector.send_message(message.with_text("Hello").build())
+    message = ratatosk.Message.text("Hello", to="+15550002222", sender="+15550001111")
+    result = connector.send_message(message)
     print(result.is_success, result.data.remote_message_id if result.is_success else result.error)
     connector.shutdown()

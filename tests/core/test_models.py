@@ -245,3 +245,109 @@ def test_message_ids_are_unique_hex() -> None:
     ids = {new_message_id() for _ in range(200)}
     assert len(ids) == 200
     assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
+
+
+# -- keyword construction: Message.text / Message.media / Message.template --------------------
+
+
+def test_message_text_equals_the_builders_message() -> None:
+    built = (MessageBuilder().with_id("sms-1").from_phone("+15550001111")
+             .to_phone("+15550002222").with_text("Hi").with_validity_period(300).build())
+    made = Message.text("Hi", to="+15550002222", sender="+15550001111", id="sms-1",
+                        properties={MessageProperties.VALIDITY_PERIOD: 300})
+    assert made == built
+    assert made.text == "Hi" and made.media == ()
+
+
+def test_message_text_generates_ids_and_takes_endpoints() -> None:
+    a = Message.text("Hi", to="+15550002222")
+    b = Message.text("Hi", to="+15550002222")
+    assert len(a.id) == 32 and a.id != b.id
+    assert a.sender is None and a.properties == {}
+    label = Endpoint(EndpointType.LABEL, "ACME")
+    c = Message.text("Hi", to=Endpoint.phone("+15550002222"), sender=label)
+    assert c.sender is label and c.receiver == Endpoint.phone("+15550002222")
+
+
+def test_whatsapp_addresses_are_kept_as_written_like_the_builder() -> None:
+    made = Message.text("Hi", to="whatsapp:+15550002222", sender="whatsapp:+15550001111")
+    built = (MessageBuilder().from_phone("whatsapp:+15550001111")
+             .to_phone("whatsapp:+15550002222").with_text("Hi").build())
+    assert (made.sender, made.receiver) == (built.sender, built.receiver)
+    assert made.receiver == Endpoint(EndpointType.PHONE_NUMBER, "whatsapp:+15550002222")
+
+
+def test_message_media_one_url_gives_media_content_with_the_builders_file_name() -> None:
+    made = Message.media("https://example.com/p/photo%201.jpg?sig=x", to="+15550002222",
+                         sender="+15550001111", id="mms-1")
+    built = (MessageBuilder().with_id("mms-1").from_phone("+15550001111")
+             .to_phone("+15550002222").with_media("https://example.com/p/photo%201.jpg?sig=x")
+             .build())
+    assert made == built
+    assert made.content == MediaContent(MediaType.IMAGE, "photo 1.jpg",
+                                        "https://example.com/p/photo%201.jpg?sig=x")
+    assert made.text is None
+
+
+def test_message_media_several_media_and_text_give_multipart_in_order() -> None:
+    card = MediaContent(MediaType.DOCUMENT, "card.vcf", "https://example.com/card.vcf")
+    made = Message.media("https://example.com/a.png", "https://example.com/clip.mp4", card,
+                         "https://example.com/song.mp3", text="Look", to="+15550002222")
+    assert isinstance(made.content, MultipartContent)
+    assert made.content.parts[0] == TextContent("Look")
+    assert [m.media_type for m in made.media] == [MediaType.IMAGE, MediaType.VIDEO,
+                                                  MediaType.DOCUMENT, MediaType.AUDIO]
+    assert made.media[2] is card
+    assert made.text == "Look"
+    # one medium with text is multipart too; media_type overrides the guess for URLs
+    one = Message.media("https://example.com/x", text="t", media_type="video", to="+1555")
+    assert isinstance(one.content, MultipartContent)
+    assert one.media[0].media_type is MediaType.VIDEO
+    # an unknown extension defaults to IMAGE, as MessageBuilder.with_media does
+    assert Message.media("https://example.com/x.unknownext", to="+1").media[0].media_type \
+        is MediaType.IMAGE
+
+
+def test_message_media_needs_media_and_checks_types() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Message.media(to="+15550002222")
+    with pytest.raises(TypeError, match="media URL"):
+        Message.media(42, to="+15550002222")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="text"):
+        Message.media("https://example.com/a.png", text=5, to="+1")  # type: ignore[arg-type]
+
+
+def test_message_template() -> None:
+    made = Message.template("HX123", {"1": "Ada"}, to="whatsapp:+15550002222",
+                            sender="whatsapp:+15550001111", id="t-1")
+    built = (MessageBuilder().with_id("t-1").from_phone("whatsapp:+15550001111")
+             .to_phone("whatsapp:+15550002222").with_template("HX123", {"1": "Ada"}).build())
+    assert made == built
+    assert Message.template("HX1", to="+1").content == TemplateContent("HX1", {})
+
+
+def test_keyword_constructors_reject_bad_addresses_and_text() -> None:
+    with pytest.raises(TypeError, match="to must be"):
+        Message.text("Hi", to=15550002222)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sender must be"):
+        Message.template("HX1", to="+1", sender=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="text"):
+        Message.text(b"Hi", to="+1")  # type: ignore[arg-type]
+
+
+def test_text_and_media_stay_read_only_values_on_instances() -> None:
+    message = Message.text("Hi", to="+15550002222")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        message.text = "changed"  # type: ignore[misc]
+    assert "plain-text message" in (Message.text.__doc__ or "")
+    assert [f.name for f in attrs.fields(Message)] == [
+        "id", "sender", "receiver", "content", "properties"]
+    assert attrs.evolve(message, content=TextContent("Bye")).text == "Bye"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import ratatosk._models
+
+    assert doctest.testmod(ratatosk._models).failed == 0

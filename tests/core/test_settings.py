@@ -317,3 +317,110 @@ def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RATATOSK_TEST_SOME__VALUE", "x")
     settings = ConnectionSettings.from_env("RATATOSK_TEST_")
     assert settings.get_parameter("SomeValue") == "x"
+
+
+# -- a real mutable mapping, names in any spelling ------------------------------------------
+
+
+def test_normalize_parameter_name() -> None:
+    from ratatosk import normalize_parameter_name
+
+    spellings = ["AuthToken", "auth_token", "authToken", "AUTH-TOKEN", "authtoken", "Auth_Token"]
+    assert {normalize_parameter_name(n) for n in spellings} == {"authtoken"}
+    assert normalize_parameter_name("AccountSid") != normalize_parameter_name("AuthToken")
+    assert normalize_parameter_name("_") == "_"
+
+
+def test_connection_settings_is_a_mutable_mapping() -> None:
+    from collections.abc import MutableMapping
+
+    settings = ConnectionSettings()
+    assert isinstance(settings, MutableMapping)
+    settings["AccountSid"] = "AC1"
+    settings["auth_token"] = TOKEN
+    assert settings["account_sid"] == "AC1" and settings["AuthToken"] == TOKEN
+    assert len(settings) == 2 and list(settings) == ["AccountSid", "auth_token"]
+    assert "authToken" in settings and "Region" not in settings and 5 not in settings  # type: ignore[comparison-overlap]
+    assert settings.get("AUTH_TOKEN") == TOKEN and settings.get("Region", "us1") == "us1"
+    assert dict(settings.items()) == {"AccountSid": "AC1", "auth_token": TOKEN}
+    settings.update({"Region": "ie1"}, messaging_service_sid="MG1")
+    assert settings.get_parameter("MessagingServiceSid") == "MG1"
+    assert settings.setdefault("region", "us1") == "ie1"
+    del settings["REGION"]
+    assert "Region" not in settings
+    with pytest.raises(KeyError, match="Region"):
+        del settings["Region"]
+    with pytest.raises(KeyError, match="Nope"):
+        settings["Nope"]
+    with pytest.raises(TypeError):
+        settings[""] = "x"
+    assert settings.pop("messaging_service_sid") == "MG1"
+    assert settings == {"account_sid": "AC1", "AuthToken": TOKEN}
+    assert settings != {"AccountSid": "AC1"} and settings != "AccountSid=AC1"
+    settings.clear()
+    assert len(settings) == 0 and settings.parameters == {}
+
+
+def test_a_new_spelling_replaces_the_value_in_place_and_keeps_sensitivity() -> None:
+    settings = ConnectionSettings({"AccountSid": "AC1", "AuthToken": "old", "Region": "us1"})
+    settings["auth_token"] = TOKEN
+    assert settings.parameters == {"AccountSid": "AC1", "auth_token": TOKEN, "Region": "us1"}
+    assert settings.is_sensitive("AuthToken") and settings.is_sensitive("auth_token")
+    settings.set_parameter("signing", "s3cr3tvalue", sensitive=True)
+    assert settings.is_sensitive("Signing") and settings.sensitive_names == {"auth_token",
+                                                                             "signing"}
+    settings.mark_sensitive("account_sid")
+    assert settings.is_sensitive("AccountSid")
+    assert settings.masked() == {"AccountSid": MASK, "auth_token": MASK, "Region": "us1",
+                                 "signing": MASK}
+    for text in (repr(settings), str(settings), settings.to_string()):
+        assert TOKEN not in text and "s3cr3tvalue" not in text and "AC1" not in text
+    clone = settings.copy()
+    clone["REGION"] = "ie1"
+    assert settings["region"] == "us1" and clone.is_sensitive("signing")
+
+
+def test_mapping_writes_keep_set_parameter_chainable() -> None:
+    settings = ConnectionSettings().set_parameter("account_sid", "AC1").set_parameter("A", 1)
+    assert settings.remove_parameter("a") is settings and "A" not in settings
+    assert settings.has_parameter("ACCOUNT_SID")
+
+
+def test_snake_case_names_in_settings_strings() -> None:
+    settings = ConnectionSettings.parse(f"account_sid=AC1;auth_token={TOKEN}")
+    assert settings.get_parameter("AccountSid") == "AC1"
+    assert settings.get_parameter("AuthToken") == TOKEN
+    assert settings.is_sensitive("AuthToken") and TOKEN not in repr(settings)
+
+
+def test_snake_case_dsn_options_and_base_url() -> None:
+    settings = ConnectionSettings.from_dsn(
+        f"twilio://AC1:{TOKEN}@default?messaging_service_sid=MG1&base_url=http://127.0.0.1:9",
+        principal="AccountSid", credential="AuthToken")
+    assert settings.get_parameter("MessagingServiceSid") == "MG1"
+    assert settings.get_parameter("BaseUrl") == "http://127.0.0.1:9"
+    assert Dsn.parse("twilio://AC1:t@host?base_url=http://x:1").base_url == "http://x:1"
+    assert str(Dsn.parse(f"twilio://AC1:t@default?auth_token={TOKEN}")).endswith(
+        f"auth_token={MASK}")
+
+
+def test_environment_names_in_any_spelling() -> None:
+    environ = {"TWILIO_ACCOUNTSID": "AC1", "TWILIO_AUTH_TOKEN": TOKEN}
+    settings = ConnectionSettings.from_env("TWILIO_", environ, names={"SID2": "account_sid"})
+    assert settings.get_parameter("account_sid") == "AC1"
+    assert settings["authToken"] == TOKEN and settings.is_sensitive("AuthToken")
+
+
+def test_keyword_construction() -> None:
+    settings = ConnectionSettings({"AccountSid": "AC0"}, account_sid="AC1", auth_token=TOKEN)
+    assert settings.parameters == {"account_sid": "AC1", "auth_token": TOKEN}
+    assert settings.is_sensitive("AuthToken") and TOKEN not in repr(settings)
+    assert ConnectionSettings(region="ie1", sensitive=["Region"]).masked() == {"region": MASK}
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import ratatosk._settings
+
+    assert doctest.testmod(ratatosk._settings).failed == 0

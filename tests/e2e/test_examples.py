@@ -114,7 +114,8 @@ def test_readme_shows_the_five_lines() -> None:
     readme = (EXAMPLES.parent / "README.md").read_text()
     script = (EXAMPLES / "five_lines.py").read_text()
     for line in (
-        'message = ratatosk.MessageBuilder().from_phone("+15550001111")',
-        "result = connector.send_message(",
+        'message = ratatosk.Message.text("Hello", to="+15550002222", sender="+15550001111")',
+        "result = connector.send_message(message)",
+        "print(result.is_success, result.data.remote_message_id if result.is_success else",
     ):
         assert line in readme and line in script

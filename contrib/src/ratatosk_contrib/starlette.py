@@ -1,4 +1,6 @@
-"""Webhook endpoints for Starlette and FastAPI (``pip install ratatosk-messaging-contrib[starlette]``).
+"""Webhook endpoints for Starlette and FastAPI.
+
+Install with ``pip install ratatosk-messaging-contrib[starlette]``.
 
 Mount a webhook of any connector in one line::
 

@@ -4,8 +4,8 @@ Send a message in five lines::
 
     import ratatosk
     connector = ratatosk.connect("twilio://ACxxx:token@default").blocking()
-    message = ratatosk.MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
-    result = connector.send_message(message.with_text("Hello").build())
+    message = ratatosk.Message.text("Hello", to="+15550002222", sender="+15550001111")
+    result = connector.send_message(message)
     print(result.is_success, result.data)
 
 Public names are re-exported here. Heavier modules (the connector base, plugins, httpx) load on
@@ -42,6 +42,7 @@ from ._models import (
     MultipartContent,
     TemplateContent,
     TextContent,
+    media_from_url,
 )
 from ._results import (
     BatchSendResult,
@@ -55,7 +56,7 @@ from ._results import (
     StatusInfo,
     StatusUpdate,
 )
-from ._settings import ConnectionSettings, Dsn, SettingsParseError
+from ._settings import ConnectionSettings, Dsn, SettingsParseError, normalize_parameter_name
 from ._source import InvalidSourceData, MessageSource
 from ._webhooks import WebhookKind, WebhookReply
 from .hookspecs import hookimpl, hookspec
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "get_connector_class": ".plugins",
     "unstructure": "._serialization",
     "structure": "._serialization",
+    "structure_result": "._serialization",
     "converter": "._serialization",
 }
 
@@ -188,6 +190,9 @@ if TYPE_CHECKING:
     )
     from ._serialization import (
         structure as structure,
+    )
+    from ._serialization import (
+        structure_result as structure_result,
     )
     from ._serialization import (
         unstructure as unstructure,
@@ -289,5 +294,7 @@ __all__ = [
     "__version__",
     "hookimpl",
     "hookspec",
+    "media_from_url",
+    "normalize_parameter_name",
     *_LAZY,
 ]

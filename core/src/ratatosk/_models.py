@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import mimetypes
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, Generic, ParamSpec, TypeAlias, TypeVar, overload
 from urllib.parse import unquote, urlsplit
 
 from attrs import define, field, frozen, validators
@@ -209,9 +210,173 @@ def _properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _endpoint(value: str | Endpoint, role: str) -> Endpoint:
+    """An :class:`Endpoint` for ``to=``/``sender=``: a string is a phone number, kept as written."""
+    if isinstance(value, Endpoint):
+        return value
+    if isinstance(value, str):
+        # like MessageBuilder.to_phone: "whatsapp:+E164" stays as it is (the WhatsApp connector
+        # expects that form and adds the prefix to a bare +E164 number itself)
+        return Endpoint(EndpointType.PHONE_NUMBER, value)
+    raise TypeError(f"{role} must be a phone number string or an Endpoint, "
+                    f"not {type(value).__name__}")
+
+
+def _optional_endpoint(value: str | Endpoint | None, role: str) -> Endpoint | None:
+    return None if value is None else _endpoint(value, role)
+
+
+def media_from_url(
+    url: str, media_type: MediaType | str | None = None, file_name: str | None = None,
+    *, content_type: str | None = None,
+) -> MediaContent:
+    """A :class:`MediaContent` for a URL.
+
+    ``file_name`` defaults to the last segment of the URL's path (no host, query or fragment).
+    ``media_type`` defaults to the kind the file name's extension suggests (``.jpg`` -> IMAGE,
+    ``.mp4`` -> VIDEO, ``.mp3`` -> AUDIO, ``.pdf`` -> FILE) and to IMAGE when there is none.
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"a media URL is a string, not {type(url).__name__}")
+    if file_name is None:
+        file_name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]) or None
+    if media_type is None:
+        guessed = mimetypes.guess_type(file_name or "", strict=False)[0] if file_name else None
+        media_type = MediaType.from_content_type(guessed) if guessed else MediaType.IMAGE
+    return MediaContent(MediaType(media_type), file_name, url, content_type=content_type)
+
+
+def _text_message(
+    text: str,
+    *,
+    to: str | Endpoint,
+    sender: str | Endpoint | None = None,
+    id: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> Message:
+    """A plain-text message (SMS, WhatsApp text...).
+
+    ``to`` and ``sender`` are phone numbers (``"+15550002222"``, ``"whatsapp:+15550002222"``,
+    kept as written) or :class:`Endpoint` objects; ``sender`` may be left out when the connector's
+    settings name one (e.g. a Twilio ``MessagingServiceSid``). ``id`` defaults to a fresh id,
+    like :class:`MessageBuilder`. ``properties`` are message properties (``ValidityPeriod``...).
+
+    >>> Message.text("Hi", to="+15550002222", sender="+15550001111").text
+    'Hi'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"the text is a string, not {type(text).__name__}")
+    return Message(
+        id=new_message_id() if id is None else id,
+        sender=_optional_endpoint(sender, "sender"),
+        receiver=_endpoint(to, "to"),
+        content=TextContent(text),
+        properties=properties,
+    )
+
+
+def _media_message(
+    *media: str | MediaContent,
+    to: str | Endpoint,
+    sender: str | Endpoint | None = None,
+    text: str | None = None,
+    media_type: MediaType | str | None = None,
+    id: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> Message:
+    """A media message (MMS, WhatsApp media): one or more media, with optional ``text``.
+
+    Each medium is a URL (its :class:`MediaType` guessed from the file extension unless
+    ``media_type`` is given; see :func:`media_from_url`) or a :class:`MediaContent`. One medium
+    and no text give a :class:`MediaContent`; otherwise the content is a
+    :class:`MultipartContent` of the text followed by the media, in order. ``to``, ``sender``,
+    ``id`` and ``properties`` are as in :meth:`Message.text`.
+
+    >>> Message.media("https://example.com/a.jpg", text="Look", to="+15550002222").text
+    'Look'
+    """
+    if not media:
+        raise ValueError("Message.media needs at least one media URL or MediaContent")
+    parts: list[Content] = []
+    if text is not None:
+        if not isinstance(text, str):
+            raise TypeError(f"the text is a string, not {type(text).__name__}")
+        parts.append(TextContent(text))
+    for item in media:
+        if isinstance(item, MediaContent):
+            parts.append(item)
+        else:
+            parts.append(media_from_url(item, media_type))
+    content: Content = parts[0] if len(parts) == 1 else MultipartContent(parts)
+    return Message(
+        id=new_message_id() if id is None else id,
+        sender=_optional_endpoint(sender, "sender"),
+        receiver=_endpoint(to, "to"),
+        content=content,
+        properties=properties,
+    )
+
+
+def _message_text(message: Message) -> str | None:
+    """The message's text, if it has any (plain text or the text parts of multipart)."""
+    content = message.content
+    if isinstance(content, TextContent):
+        return content.text
+    if isinstance(content, MultipartContent):
+        return content.text
+    return None
+
+
+def _message_media(message: Message) -> tuple[MediaContent, ...]:
+    """The message's media (one MediaContent, or the media parts of multipart), in order."""
+    content = message.content
+    if isinstance(content, MediaContent):
+        return (content,)
+    if isinstance(content, MultipartContent):
+        return content.media
+    return ()
+
+
+_P = ParamSpec("_P")
+_V = TypeVar("_V")
+
+
+class _ConstructorOrValue(Generic[_P, _V]):
+    """``Message.text(...)`` builds a message; ``message.text`` reads one.
+
+    On the class this descriptor gives a keyword constructor; on an instance, a read-only value
+    (like a property), so the constructors can carry the names of the values they set.
+    """
+
+    def __init__(self, build: Callable[_P, Message], read: Callable[[Message], _V]) -> None:
+        self._build = build
+        self._read = read
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Callable[_P, Message]: ...
+
+    @overload
+    def __get__(self, instance: Message, owner: type[Any] | None = None) -> _V: ...
+
+    def __get__(
+        self, instance: Message | None, owner: type[Any] | None = None
+    ) -> Callable[_P, Message] | _V:
+        if instance is None:
+            return self._build
+        return self._read(instance)
+
+
 @frozen(slots=True)
 class Message:
-    """A message: who sends it, who receives it, what it carries, and provider properties."""
+    """A message: who sends it, who receives it, what it carries, and provider properties.
+
+    Build one with keywords (``Message.text``, ``Message.media``, ``Message.template``) or step by
+    step with :class:`MessageBuilder`:
+
+    >>> Message.text("Hi", to="+15550002222", sender="+15550001111").receiver
+    Endpoint(type=<EndpointType.PHONE_NUMBER: 'phone_number'>, address='+15550002222')
+    """
 
     id: str = field(factory=new_message_id, validator=validators.instance_of(str))
     sender: Endpoint | None = None
@@ -219,24 +384,36 @@ class Message:
     content: Content | None = None
     properties: dict[str, Any] = field(factory=dict, converter=_properties)
 
-    @property
-    def text(self) -> str | None:
-        """The message's text, if it has any (plain text or the text parts of multipart)."""
-        content = self.content
-        if isinstance(content, TextContent):
-            return content.text
-        if isinstance(content, MultipartContent):
-            return content.text
-        return None
+    # ``Message.text("Hi", to=...)`` builds a text message; ``message.text`` is its text.
+    text = _ConstructorOrValue(_text_message, _message_text)
+    # ``Message.media(url, ..., to=...)`` builds a media message; ``message.media`` its media.
+    media = _ConstructorOrValue(_media_message, _message_media)
 
-    @property
-    def media(self) -> tuple[MediaContent, ...]:
-        content = self.content
-        if isinstance(content, MediaContent):
-            return (content,)
-        if isinstance(content, MultipartContent):
-            return content.media
-        return ()
+    @classmethod
+    def template(
+        cls,
+        template_id: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        to: str | Endpoint,
+        sender: str | Endpoint | None = None,
+        id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """A provider-side template message (e.g. a WhatsApp Content SID and its variables).
+
+        ``to``, ``sender``, ``id`` and ``properties`` are as in :meth:`Message.text`.
+
+        >>> Message.template("HX123", {"1": "Ada"}, to="whatsapp:+15550002222").content
+        TemplateContent(template_id='HX123', parameters={'1': 'Ada'})
+        """
+        return cls(
+            id=new_message_id() if id is None else id,
+            sender=_optional_endpoint(sender, "sender"),
+            receiver=_endpoint(to, "to"),
+            content=TemplateContent(template_id, parameters),
+            properties=properties,
+        )
 
 
 class MessageProperties:
@@ -255,7 +432,9 @@ class MessageProperties:
 class MessageBuilder:
     """Builds a :class:`Message` step by step; every ``with_*``/``from_*``/``to_*`` returns self.
 
-    >>> MessageBuilder().from_phone("+15550001111").to_phone("+15550002222").with_text("Hi").build()
+    >>> builder = MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
+    >>> builder.with_text("Hi").build().text
+    'Hi'
     """
 
     _id: str | None = None
@@ -303,12 +482,8 @@ class MessageBuilder:
         *,
         content_type: str | None = None,
     ) -> MessageBuilder:
-        if file_name is None:
-            # the last segment of the URL's path: no host, query or fragment
-            file_name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]) or None
-        self._parts.append(
-            MediaContent(MediaType(media_type), file_name, url, content_type=content_type)
-        )
+        # the file name defaults to the last segment of the URL's path (no host, query, fragment)
+        self._parts.append(media_from_url(url, media_type, file_name, content_type=content_type))
         return self
 
     def with_template(

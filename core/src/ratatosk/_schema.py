@@ -10,6 +10,7 @@ narrowing (:meth:`ChannelSchema.is_restriction_of`); and it exports to and from 
 
 from __future__ import annotations
 
+import difflib
 import enum
 import json
 import math
@@ -35,7 +36,7 @@ from ._models import (
     TextContent,
 )
 from ._results import Err, Ok, Result
-from ._settings import ConnectionSettings, looks_sensitive
+from ._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
 """The value of the ``"format"`` key in a schema's JSON export."""
@@ -659,8 +660,23 @@ class ChannelSchema:
             raise TypeError("settings must be ConnectionSettings or a mapping of names to values")
         resolved: dict[str, Any] = {}
         issues: list[ValidationIssue] = []
+        # a parameter is found under any spelling of its name (AuthToken, auth_token, authToken);
+        # problems name it as the schema does
+        declared = {normalize_parameter_name(p.name): p.name for p in self.parameters}
+        given: dict[str, tuple[str, Any]] = {}
+        for name, value in values.items():
+            key = normalize_parameter_name(name)
+            if key in given and key in declared:
+                canonical = declared[key]
+                issues.append(ValidationIssue(
+                    canonical,
+                    f"The {canonical} parameter is given twice ({given[key][0]} and {name}); "
+                    "give it once.",
+                    "duplicate",
+                ))
+            given.setdefault(key, (name, value))
         for param in self.parameters:
-            value = values.get(param.name)
+            value = given.get(normalize_parameter_name(param.name), (param.name, None))[1]
             if _is_unset(value):
                 if param.default is not None:
                     try:
@@ -691,14 +707,17 @@ class ChannelSchema:
             issues.extend(ValidationIssue(param.name, text, code) for code, text in problems)
             resolved[param.name] = converted
         for name, value in values.items():
-            if self.parameter(name) is not None:
+            if normalize_parameter_name(name) in declared:
                 continue
             if self.strict:
+                close = difflib.get_close_matches(normalize_parameter_name(name), declared,
+                                                  n=1, cutoff=0.8)
+                hint = f" (did you mean {declared[close[0]]}?)" if close else ""
                 issues.append(
                     ValidationIssue(
                         name,
                         f"{name} is not a parameter of the {self.connector_id} connector; "
-                        "check its spelling.",
+                        f"check its spelling{hint}.",
                         "unknown",
                     )
                 )

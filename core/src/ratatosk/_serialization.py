@@ -553,6 +553,15 @@ def unstructure(obj: Any, unstructure_as: Any = None) -> Any:
         ) from None
 
 
+def structure_result(data: Any, data_type: type[T]) -> Ok[T] | Err:
+    """A :class:`~ratatosk.Result` whose data is a ``data_type``, from :func:`unstructure`'s data.
+
+    The typed form of ``structure(data, Result[SendResult])``: ``structure_result(data,
+    SendResult)`` is an ``Ok[SendResult] | Err`` for ``mypy --strict``.
+    """
+    return structure(data, Ok[data_type] | Err)  # type: ignore[valid-type,arg-type]
+
+
 def structure(data: Any, cls: type[T]) -> T:
     """An object of type ``cls`` from :func:`unstructure`'s data (``Result[SendResult]`` works).
 

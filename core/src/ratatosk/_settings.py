@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -28,23 +28,47 @@ class SettingsParseError(ValueError):
     """A settings string or DSN could not be parsed; the message names the bad part, not secrets."""
 
 
-class ConnectionSettings:
-    """Named connection parameters for a connector.
+def normalize_parameter_name(name: str) -> str:
+    """The key a parameter name is looked up by: lower case, without ``_`` and ``-``.
+
+    ``AuthToken``, ``auth_token``, ``authToken`` and ``AUTH-TOKEN`` all name the same parameter.
+    A name made only of ``_`` and ``-`` is its own key.
+    """
+    return name.replace("_", "").replace("-", "").lower() or name
+
+
+class ConnectionSettings(MutableMapping[str, Any]):
+    """Named connection parameters for a connector; a mutable mapping of names to values.
+
+    Names are looked up in any spelling: ``AuthToken``, ``auth_token`` and ``authToken`` are the
+    same parameter (see :func:`normalize_parameter_name`); setting one replaces the others, and
+    iteration shows the name as it was last set.
 
     >>> s = ConnectionSettings().set_parameter("AccountSid", "AC...")
-    >>> s = s.set_parameter("AuthToken", "x")
-    >>> s.get_parameter("AccountSid")
-    'AC...'
+    >>> s["auth_token"] = "x"
+    >>> s.get_parameter("account_sid"), "AuthToken" in s, len(s)
+    ('AC...', True, 2)
     """
 
-    __slots__ = ("_sensitive", "_values")
+    __slots__ = ("_names", "_sensitive", "_values")
 
     def __init__(
-        self, parameters: Mapping[str, Any] | None = None, *, sensitive: Iterable[str] = ()
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        /,
+        *,
+        sensitive: Iterable[str] = (),
+        **named: Any,
     ) -> None:
+        """Settings from a mapping and/or keywords (``ConnectionSettings(account_sid="AC...")``);
+        ``sensitive`` names parameters to mask although their names do not look secret."""
+        # normalized name -> value, and normalized name -> the name as last set
         self._values: dict[str, Any] = {}
-        self._sensitive: set[str] = set(sensitive)
+        self._names: dict[str, str] = {}
+        self._sensitive: set[str] = {normalize_parameter_name(n) for n in sensitive}
         for name, value in (parameters or {}).items():
+            self.set_parameter(name, value)
+        for name, value in named.items():
             self.set_parameter(name, value)
 
     # -- access ---------------------------------------------------------------------------
@@ -54,46 +78,51 @@ class ConnectionSettings:
         """Set a parameter and return self (chainable)."""
         if not isinstance(name, str) or not name:
             raise TypeError("parameter names are non-empty strings")
-        self._values[name] = value
+        key = normalize_parameter_name(name)
+        self._values[key] = value
+        self._names[key] = name  # the spelling last used; the position stays, as in a dict
         if sensitive or (sensitive is None and looks_sensitive(name)):
-            self._sensitive.add(name)
+            self._sensitive.add(key)
         elif sensitive is False:
-            self._sensitive.discard(name)
+            self._sensitive.discard(key)
         return self
 
     def get_parameter(self, name: str, default: Any = None) -> Any:
-        """The parameter's value, or ``default`` when it is not set."""
-        return self._values.get(name, default)
+        """The parameter's value (under any spelling of its name), or ``default`` when unset."""
+        return self._values.get(normalize_parameter_name(name), default)
 
     def has_parameter(self, name: str) -> bool:
-        return name in self._values
+        return normalize_parameter_name(name) in self._values
 
     def remove_parameter(self, name: str) -> ConnectionSettings:
-        self._values.pop(name, None)
+        """Remove the parameter if it is set (no error when it is not); returns self."""
+        key = normalize_parameter_name(name)
+        self._values.pop(key, None)
+        self._names.pop(key, None)
         return self
 
     def mark_sensitive(self, *names: str) -> ConnectionSettings:
         """Treat these parameters as secrets from now on."""
-        self._sensitive.update(names)
+        self._sensitive.update(normalize_parameter_name(n) for n in names)
         return self
 
     def is_sensitive(self, name: str) -> bool:
-        return name in self._sensitive or looks_sensitive(name)
+        return normalize_parameter_name(name) in self._sensitive or looks_sensitive(name)
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """A copy of all parameters (secrets included: handle with care)."""
-        return dict(self._values)
+        """A copy of all parameters, by the names they were set with (secrets included)."""
+        return {self._names[k]: v for k, v in self._values.items()}
 
     @property
     def sensitive_names(self) -> frozenset[str]:
-        return frozenset(n for n in self._values if self.is_sensitive(n))
+        return frozenset(n for n in self._names.values() if self.is_sensitive(n))
 
     def merged(self, other: ConnectionSettings | Mapping[str, Any]) -> ConnectionSettings:
         """A new settings object: these parameters, overridden by ``other``'s."""
         result = self.copy()
         if isinstance(other, ConnectionSettings):
-            for name, value in other._values.items():
+            for name, value in other.parameters.items():
                 result.set_parameter(name, value, sensitive=other.is_sensitive(name) or None)
         else:
             for name, value in other.items():
@@ -101,30 +130,53 @@ class ConnectionSettings:
         return result
 
     def copy(self) -> ConnectionSettings:
-        clone = ConnectionSettings(sensitive=self._sensitive)
+        clone = ConnectionSettings()
         clone._values = dict(self._values)
+        clone._names = dict(self._names)
+        clone._sensitive = set(self._sensitive)
         return clone
 
+    # -- the mapping protocol ----------------------------------------------------------------
+    def __getitem__(self, name: str) -> Any:
+        key = normalize_parameter_name(name) if isinstance(name, str) else name
+        try:
+            return self._values[key]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.set_parameter(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        if not self.has_parameter(name):
+            raise KeyError(name)
+        self.remove_parameter(name)
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(list(self._names.values()))
 
     def __len__(self) -> int:
         return len(self._values)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._values
+        return isinstance(name, str) and normalize_parameter_name(name) in self._values
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ConnectionSettings):
-            return NotImplemented
-        return self._values == other._values
+        if isinstance(other, ConnectionSettings):
+            return self._values == other._values
+        if isinstance(other, Mapping):
+            try:
+                return self == ConnectionSettings(other)
+            except TypeError:
+                return False
+        return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
     # -- display (masked) -----------------------------------------------------------------
     def masked(self) -> dict[str, Any]:
         """The parameters with every sensitive value replaced by a mask."""
-        return {n: (MASK if self.is_sensitive(n) else v) for n, v in self._values.items()}
+        return {n: (MASK if self.is_sensitive(n) else v) for n, v in self.parameters.items()}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={v!r}" for n, v in self.masked().items())
@@ -135,13 +187,13 @@ class ConnectionSettings:
 
     def to_string(self, *, reveal_secrets: bool = False) -> str:
         """``K=V;K2=V2`` form; secrets are masked unless ``reveal_secrets`` is true."""
-        values = self._values if reveal_secrets else self.masked()
+        values = self.parameters if reveal_secrets else self.masked()
         return ";".join(f"{n}={_format_value(v)}" for n, v in values.items())
 
     # -- constructors ---------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str) -> ConnectionSettings:
-        """Parse ``"AccountSid=AC...;AuthToken=..."``.
+        """Parse ``"AccountSid=AC...;AuthToken=..."`` (or ``"account_sid=AC...;auth_token=..."``).
 
         Values may be double-quoted to contain ``;`` or ``=`` (``Name="a;b"``, ``""`` for a quote).
         Blank segments are ignored. Raises :class:`SettingsParseError` naming the bad segment
@@ -171,7 +223,8 @@ class ConnectionSettings:
         The user part goes to the ``principal`` parameter and the password to ``credential``
         (the connector's schema names them). Host ``default`` means the provider's own
         endpoint; any other host becomes ``base_url_parameter``: ``http://`` for loopback hosts,
-        ``https://`` otherwise (a ``BaseUrl`` query option wins). Query options become parameters.
+        ``https://`` otherwise (a ``BaseUrl`` query option wins). Query options become parameters,
+        in any spelling (``?MessagingServiceSid=MG...`` or ``?messaging_service_sid=MG...``).
         """
         parsed = dsn if isinstance(dsn, Dsn) else Dsn.parse(dsn)
         settings = cls()
@@ -204,7 +257,8 @@ class ConnectionSettings:
         """Settings from environment variables that start with ``prefix``.
 
         ``TWILIO_ACCOUNT_SID`` with prefix ``TWILIO_`` becomes ``AccountSid`` (the rest of the name,
-        in PascalCase); ``names`` maps exact variable names to parameter names instead.
+        in PascalCase; since names are looked up in any spelling, ``TWILIO_ACCOUNTSID`` works too);
+        ``names`` maps exact variable names to parameter names instead.
         """
         env = os.environ if environ is None else environ
         settings = cls()
@@ -317,7 +371,7 @@ class Dsn:
     def base_url(self) -> str | None:
         """The API base URL this DSN names, or None for host ``default``."""
         for name, value in self.options:
-            if name == "BaseUrl":
+            if normalize_parameter_name(name) == "baseurl":  # BaseUrl, base_url...
                 return value
         if self.host is None or self.host == "default":
             return None
