@@ -324,8 +324,6 @@ def decode(body: bytes, codings: str, limit: int) -> bytes:
             raise ProtocolError(f"cannot decode the {name} body: {exc}") from None
         if len(out) > limit:
             raise ProtocolError(f"the decoded response body is larger than {limit} bytes")
-        if not decoder.eof:
-            raise ProtocolError(f"the {name} body is truncated")
         body = out
     return body
 
