@@ -235,10 +235,9 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def one(kind: str, respond: Respond, request: Callable[[str], HttpRequest] | None = None,
-        **options: Any) -> Outcome:
+def one(kind: str, respond: Respond, timeout: float = 5.0, **options: Any) -> Outcome:
     with RawServer(respond) as base:
-        [outcome] = send_all(kind, [(request or post)(f"{base}/x")], **options)
+        [outcome] = send_all(kind, [post(f"{base}/x")], timeout, **options)
     return outcome
 
 
@@ -251,7 +250,17 @@ def test_bare_lf_line_ends_are_read_at_once(kind: str) -> None:
     for outcome in outcomes:
         assert isinstance(outcome, HttpResponse), outcome
         assert outcome.status_code == 201 and outcome.json()["sid"] == "SM123"
+        assert type(outcome.content) is bytes
     assert elapsed < 5.0  # read when it arrives, not at the timeout
+
+
+def test_a_bare_lf_chunked_body_is_refused_at_once_not_left_to_time_out(kind: str) -> None:
+    wire = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n"
+    started = time.monotonic()
+    outcome = one(kind, lambda r: wire, timeout=10.0)
+    assert time.monotonic() - started < 5.0
+    assert isinstance(outcome, TransportError)  # h11 reads chunk lines up to CRLF only
+    assert "bare LF" in str(outcome) and outcome.timeout is False
 
 
 @pytest.mark.parametrize(("coding", "packed"), [

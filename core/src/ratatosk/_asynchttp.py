@@ -185,12 +185,13 @@ class _Pool:
 
 @define(slots=True, eq=False)
 class AsyncioTransport:
-    """The default async transport: HTTP/1.1 keep-alive on asyncio, standard library only.
+    """The default async transport: HTTP/1.1 keep-alive on asyncio, framed by h11.
 
     ``max_connections``: connections open at once to each (scheme, host, port); further requests
     wait for a free one (within their timeout). Size it at or above the highest ``send_batch``
     concurrency you use. ``keepalive_expiry``: seconds an idle connection is kept. ``ssl``: the
-    context for ``https`` (default: verifying, with certifi's CA bundle when installed).
+    context for ``https`` (default: verifying, with the system's trust store plus
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``; certifi's bundle only where the system has none).
     ``max_response_size``: a larger response body is a :class:`TransportError`.
 
     A request's ``timeout`` (seconds, ``None``: no limit) bounds the whole exchange: waiting

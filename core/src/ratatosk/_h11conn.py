@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import select
 import ssl as _ssl
 import zlib
@@ -62,6 +63,7 @@ _OWN_HEADERS = frozenset({"content-length", "transfer-encoding"})  # computed, n
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~"
 _END = h11.EndOfMessage()
+_BARE_LF_CHUNK_LINE = re.compile(rb"[0-9A-Fa-f]+[ \t]*(?:;[^\r\n]*)?\n")
 
 Key = tuple[str, str, int]  # scheme, host (ASCII, IDNA-encoded), port
 
@@ -200,6 +202,7 @@ class HttpConnection:
     whether the connection may carry another request (keep-alive, nothing extra received)."""
 
     __slots__ = (
+        "_chunked",
         "_h11",
         "_headers",
         "_parts",
@@ -219,6 +222,7 @@ class HttpConnection:
         self._size = 0
         self._status = 0
         self._headers: dict[str, str] = {}
+        self._chunked = False  # the current answer has a chunked body
 
     def request(self, prepared: Prepared, content: bytes) -> bytes:
         """The bytes of the next request; the connection then waits for its answer."""
@@ -257,6 +261,9 @@ class HttpConnection:
                 elif event is h11.NEED_DATA:
                     if not data:  # h11 waits for more after the close: cannot happen
                         raise lost(None, True)
+                    if self._chunked and _BARE_LF_CHUNK_LINE.match(conn.trailing_data[0]):
+                        # h11 reads chunk-size lines up to CRLF only: it would wait forever
+                        raise ProtocolError("a chunk-size line ends with a bare LF")
                     return None
                 elif kind is h11.Response:
                     self._head(event)  # type: ignore[arg-type]
@@ -284,15 +291,16 @@ class HttpConnection:
             previous = headers.get(name)
             headers[name] = value if previous is None else f"{previous}, {value}"
         self._status, self._headers = event.status_code, headers
+        self._chunked = "transfer-encoding" in headers
         declared = headers.get("content-length")
         if declared is not None and int(declared.partition(",")[0]) > self.max_size:
             raise self._too_large()  # refused at once, before the body arrives
 
     def _complete(self) -> HttpResponse:
         conn = self._h11
-        body = b"".join(self._parts) if len(self._parts) != 1 else self._parts[0]
+        body = b"".join(self._parts)  # bytes (h11 hands out bytearrays)
         status, headers = self._status, self._headers
-        self._parts, self._size = [], 0
+        self._parts, self._size, self._chunked = [], 0, False
         if (conn.our_state is h11.DONE and conn.their_state is h11.DONE
                 and not conn.trailing_data[0]):  # anything more: out of step
             conn.start_next_cycle()

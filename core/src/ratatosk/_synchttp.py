@@ -110,13 +110,14 @@ def _left(deadline: float | None) -> float | None:
 
 @define(slots=True, eq=False)
 class StdlibSyncTransport:
-    """The default blocking transport: HTTP/1.1 keep-alive on sockets, standard library only.
+    """The default blocking transport: HTTP/1.1 keep-alive on sockets, framed by h11.
 
     ``max_connections``: connections open at once to each (scheme, host, port); further
     requests wait for a free one (within their timeout). ``keepalive_expiry``: seconds an idle
     connection is kept (checked when the pool is next used). ``ssl``: the context for ``https``
-    (default: verifying, with certifi's CA bundle when installed). ``max_response_size``: a
-    larger response body is a :class:`TransportError`.
+    (default: verifying, with the system's trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+    certifi's bundle only where the system has none). ``max_response_size``: a larger response
+    body is a :class:`TransportError`.
 
     A request's ``timeout`` (seconds, ``None``: no limit) bounds the whole exchange. Safe to use
     from several threads. ``close()`` closes every connection (requests in flight fail with
