@@ -16,6 +16,8 @@ import asyncio
 import gzip
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -447,3 +449,19 @@ def test_no_request_is_written_on_a_connection_the_server_closed(kind: str) -> N
     failed = [o for o in outcomes if not isinstance(o, HttpResponse)]
     assert (len(unknown), len(failed)) == (0, 0), failed[:3]
     assert len(server.requests) == SENDS and server.connections == SENDS
+
+
+# -- odds and ends ---------------------------------------------------------------------------------
+def test_header_values_with_surrounding_whitespace_are_sent_trimmed(kind: str) -> None:
+    server = RawServer(lambda r: answer())
+    with server as base:
+        request = HttpRequest("GET", f"{base}/x", (("X-Padded", "  value \t"), ("X-Empty", "")))
+        [outcome] = send_all(kind, [request])
+    assert isinstance(outcome, HttpResponse), outcome
+    assert server.requests[0]["headers"]["x-padded"] == "value"
+
+
+def test_the_blocking_transport_never_imports_asyncio() -> None:
+    code = ("import sys; import ratatosk._synchttp, ratatosk._h11conn; "
+            "sys.exit(1 if 'asyncio' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

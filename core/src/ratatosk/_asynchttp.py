@@ -22,7 +22,9 @@ request certainly never left: an invalid URL or header, DNS failure, connection 
 or TLS handshake timeout or failure, no free connection before the timeout. A pooled keep-alive
 connection is checked right before it is written to: one whose peer has closed it (or sent
 anything) while idle, whether or not the event loop has noticed yet, is replaced by a fresh one
-transparently. A reused connection that the server closes before answering is retried once on
+transparently. (A close that reaches the client only after it wrote the request cannot be told
+from a server that read the request and hung up.) A reused connection that the server closes
+before answering is retried once on
 a fresh connection for an idempotent request only; for any other request it is
 ``request_sent=True`` (the server may have acted on it), as are a read timeout
 (``timeout=True``) and a connection dropped after writing.

@@ -166,7 +166,7 @@ def prepare(request: HttpRequest) -> Prepared:
             continue
         if lowered == "connection" and "close" in value.lower():
             keep_alive = False
-        lines.append((name, value))
+        lines.append((name, value.strip(" \t")))  # surrounding whitespace is not the value
     if userinfo and "authorization" not in names:
         user, _, password = userinfo.partition(":")
         token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
