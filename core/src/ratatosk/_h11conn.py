@@ -34,7 +34,7 @@ from attrs import define, field
 from ._http import HttpRequest, HttpResponse, TransportError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = [
     "MAX_RESPONSE_SIZE",
@@ -386,44 +386,47 @@ def default_ssl_context() -> _ssl.SSLContext:
     capath = os.environ.get("SSL_CERT_DIR") or None
     context = _contexts.get((cafile, capath))
     if context is None:
+        # the platform's store, and OpenSSL reads SSL_CERT_FILE / SSL_CERT_DIR here itself...
         context = _ssl.create_default_context()
         paths = _ssl.get_default_verify_paths()
-        if cafile or capath:  # OpenSSL took them *instead of* its defaults: load those too
-            if paths.openssl_cafile and os.path.isfile(paths.openssl_cafile):
-                context.load_verify_locations(cafile=paths.openssl_cafile)
-            if paths.openssl_capath and os.path.isdir(paths.openssl_capath):
-                context.load_verify_locations(capath=paths.openssl_capath)
-        if not _system_has_cas(context, paths, cafile or capath):
+        # ...*instead of* its default file and directory: add those back
+        if cafile and _usable(paths.openssl_cafile, cafile, os.path.isfile):
+            context.load_verify_locations(cafile=paths.openssl_cafile)
+        if capath and _usable(paths.openssl_capath, capath, os.path.isdir):
+            context.load_verify_locations(capath=paths.openssl_capath)
+        if not _system_has_cas(context, paths, bool(cafile or capath)):
             try:
                 import certifi
             except ImportError:  # pragma: no cover - httpx depends on certifi
                 pass
             else:
                 context.load_verify_locations(cafile=certifi.where())
-        if cafile is not None and os.path.isfile(cafile):
-            context.load_verify_locations(cafile=cafile)
-        for directory in (capath or "").split(os.pathsep):
-            if directory and os.path.isdir(directory):
-                context.load_verify_locations(capath=directory)
         context.set_alpn_protocols(["http/1.1"])
         _contexts[(cafile, capath)] = context
     return context
 
 
+def _usable(default: str | None, given: str, exists: Callable[[str], bool]) -> bool:
+    """Whether OpenSSL's ``default`` location exists and is not what the variable names."""
+    if not default or not exists(default):
+        return False
+    given_paths = {os.path.realpath(p) for p in given.split(os.pathsep) if p}
+    return os.path.realpath(default) not in given_paths
+
+
 def _system_has_cas(context: _ssl.SSLContext, paths: _ssl.DefaultVerifyPaths,
-                    overridden: str | None) -> bool:
+                    overridden: bool) -> bool:
     """Whether the system's own store (not the variables') holds a CA certificate."""
-    if not overridden and context.cert_store_stats().get("x509_ca", 0):
-        return True  # what create_default_context loaded (any platform)
-    if paths.openssl_cafile and os.path.isfile(paths.openssl_cafile):
-        probe = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    if not overridden:
+        return bool(context.cert_store_stats().get("x509_ca", 0))  # any platform's store
+    cafile = paths.openssl_cafile
+    if cafile and os.path.isfile(cafile):
         try:
-            probe.load_verify_locations(cafile=paths.openssl_cafile)
-        except (OSError, ValueError):
+            with open(cafile, "rb") as file:
+                if b"-----BEGIN CERTIFICATE-----" in file.read():
+                    return True
+        except OSError:
             pass
-        else:
-            if probe.cert_store_stats().get("x509_ca", 0):
-                return True
     directory = paths.openssl_capath  # read lazily by OpenSSL, so counted by its hashed names
     try:
         return bool(directory) and any(name[-2:-1] == "." and name[-1:].isdigit()
