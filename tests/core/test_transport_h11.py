@@ -465,3 +465,45 @@ def test_the_blocking_transport_never_imports_asyncio() -> None:
     code = ("import sys; import ratatosk._synchttp, ratatosk._h11conn; "
             "sys.exit(1 if 'asyncio' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+async def test_an_asyncio_server_closing_after_each_answer_never_gets_a_write_on_it() -> None:
+    """The same count for AsyncioTransport against an asyncio server on the same event loop that
+    writes each answer and closes (no TCP_CORK): the close reaches the client's socket before
+    the client's next send runs, but the loop has not handed it to the protocol yet."""
+    accepted: list[int] = []
+
+    class CloseAfterAnswer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport, self.buffer = transport, b""
+            accepted.append(1)
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            head, found, body = self.buffer.partition(b"\r\n\r\n")
+            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
+            if found and len(body) >= (length[0] if length else 0):
+                self.transport.write(answer())
+                self.transport.close()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(CloseAfterAnswer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = AsyncioTransport()
+    outcomes: list[Outcome] = []
+    try:
+        for n in range(SENDS):
+            try:
+                outcomes.append(await transport.send(post(f"http://127.0.0.1:{port}/{n}"),
+                                                     timeout=5.0))
+            except TransportError as exc:
+                outcomes.append(exc)
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+    failed = [o for o in outcomes if not isinstance(o, HttpResponse)]
+    assert failed == []
+    assert len(accepted) == SENDS
