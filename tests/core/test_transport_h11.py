@@ -461,6 +461,21 @@ def test_header_values_with_surrounding_whitespace_are_sent_trimmed(kind: str) -
     assert server.requests[0]["headers"]["x-padded"] == "value"
 
 
+def test_a_head_or_304_answer_declaring_a_huge_length_is_not_over_the_cap(kind: str) -> None:
+    def respond(request: Request) -> bytes:
+        status = "304 Not Modified" if request["target"] == "/304" else "200 OK"
+        return f"HTTP/1.1 {status}\r\nContent-Length: {11 * 2**20}\r\n\r\n".encode()
+
+    server = RawServer(respond)
+    with server as base:
+        outcomes = send_all(kind, [HttpRequest("HEAD", f"{base}/x"),
+                                   HttpRequest("GET", f"{base}/304")])
+    for outcome in outcomes:
+        assert isinstance(outcome, HttpResponse), outcome
+        assert outcome.content == b""
+    assert server.connections == 1  # no body: the connection stays in step
+
+
 def test_the_blocking_transport_never_imports_asyncio() -> None:
     code = ("import sys; import ratatosk._synchttp, ratatosk._h11conn; "
             "sys.exit(1 if 'asyncio' in sys.modules else 0)")

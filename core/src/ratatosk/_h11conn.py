@@ -204,6 +204,7 @@ class HttpConnection:
     __slots__ = (
         "_chunked",
         "_h11",
+        "_head_only",
         "_headers",
         "_parts",
         "_size",
@@ -223,12 +224,14 @@ class HttpConnection:
         self._status = 0
         self._headers: dict[str, str] = {}
         self._chunked = False  # the current answer has a chunked body
+        self._head_only = False  # the current request is a HEAD: its answer has no body
 
     def request(self, prepared: Prepared, content: bytes) -> bytes:
         """The bytes of the next request; the connection then waits for its answer."""
         conn = self._h11
         self.received = False
         self.reusable = False  # until its answer is complete
+        self._head_only = prepared.method == b"HEAD"
         length = len(content) if content or prepared.with_length else -1
         data = conn.send(prepared.event(length))
         assert data is not None
@@ -293,7 +296,8 @@ class HttpConnection:
         self._status, self._headers = event.status_code, headers
         self._chunked = "transfer-encoding" in headers
         declared = headers.get("content-length")
-        if declared is not None and int(declared.partition(",")[0]) > self.max_size:
+        if (declared is not None and not self._head_only and event.status_code not in (204, 304)
+                and int(declared.partition(",")[0]) > self.max_size):
             raise self._too_large()  # refused at once, before the body arrives
 
     def _complete(self) -> HttpResponse:
