@@ -245,7 +245,8 @@ def test_setup_and_await_wrapping(tmp_path: Path) -> None:
     # is a listed one that fails for another reason
     none_error = ('line 3: Item "None" of "SendResult | None" has no attribute "status"'
                   "  [union-attr]")
-    may_be_none = re.compile(r'Item "None" of "[^"]+ \| None" has no attribute "\w+"  \[union-attr\]$')
+    may_be_none = re.compile(
+        r'Item "None" of "[^"]+ \| None" has no attribute "\w+"  \[union-attr\]$')
     assert may_be_none.search(none_error)
     listed = {"page.md#1": may_be_none, "page.md#3": may_be_none}
     problems = _problems([first, third], errors, listed)

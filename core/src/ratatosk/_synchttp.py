@@ -1,11 +1,13 @@
-"""The default blocking transport: HTTP/1.1 on standard-library sockets, thread-safe.
+"""The default blocking transport: HTTP/1.1 on standard-library sockets, framed by h11.
 
 :class:`StdlibSyncTransport` implements :class:`ratatosk._http.SyncTransport` with the same
-request preparation, response parser and failure semantics as
-:class:`~ratatosk._asynchttp.AsyncioTransport`: keep-alive connections pooled per (scheme, host,
-port) with a connection limit and idle expiry, verifying TLS (certifi's CA bundle when
-installed), ``Content-Length`` request bodies, responses framed by ``Content-Length``, chunked
-transfer-coding or the close, gzip/deflate decoded, a 10 MiB response cap, and one timeout for
+request preparation, HTTP framing (:class:`ratatosk._h11conn.HttpConnection`, over h11) and
+failure semantics as :class:`~ratatosk._asynchttp.AsyncioTransport`, and never imports asyncio:
+keep-alive connections pooled per (scheme, host, port) with a connection limit and idle expiry,
+verifying TLS (the system's trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
+``Content-Length`` request bodies, responses framed by ``Content-Length``, chunked
+transfer-coding or the close, gzip/deflate content codings decoded (an unknown one is an
+error), a 10 MiB response cap, and one timeout for
 the whole exchange (waiting for a free connection, connecting, writing, reading). It is safe to
 share between threads (the blocking ``send_batch`` sends from a thread pool).
 
@@ -14,16 +16,16 @@ leaves the blocking path too close to twilio-python's (see ``docs/performance.md
 
 ``TransportError.request_sent`` is false only when the request certainly never left: invalid
 URL or header, DNS failure, connection refused, connect or TLS timeout or failure, no free
-connection before the timeout. A pooled connection found closed (or with unexpected bytes)
-before writing is replaced transparently; a reused connection that fails before any byte of
-an answer is retried once on a fresh connection for an idempotent request only.
+connection before the timeout. A pooled connection is looked at right before it is written to:
+one found closed by its peer (or with unexpected bytes) is replaced transparently; a reused
+connection that fails before any byte of an answer is retried once on a fresh connection for an
+idempotent request only.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import select
 import socket
 import ssl as _ssl
 import threading
@@ -32,20 +34,21 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from ._asynchttp import (
-    _CACHE_LIMIT,
+from ._h11conn import (
+    CACHE_LIMIT,
     MAX_RESPONSE_SIZE,
+    HttpConnection,
     Key,
-    _after_retry,
-    _default_ssl_context,
-    _env_proxies,
-    _lost,
-    _NoAnswer,
-    _Parser,
-    _Prepared,
-    _ProtocolError,
+    NoAnswer,
+    Prepared,
+    ProtocolError,
+    after_retry,
+    default_ssl_context,
+    env_proxies,
+    lost,
     prepare,
     proxied,
+    readable,
 )
 from ._http import HttpRequest, HttpResponse, SyncTransport, TransportError
 
@@ -60,10 +63,10 @@ _clock = time.monotonic
 
 @define(slots=True, eq=False, repr=False)
 class _SyncConnection:
-    """One keep-alive socket and its response parser; used by one thread at a time."""
+    """One keep-alive socket and its HTTP state (h11); used by one thread at a time."""
 
     sock: socket.socket
-    parser: _Parser
+    http: HttpConnection
     idle_since: float = 0.0
 
     def close(self) -> None:
@@ -74,15 +77,12 @@ class _SyncConnection:
         """Whether the server closed it, or sent bytes nobody asked for, while it was idle."""
         sock = self.sock
         try:
-            if hasattr(select, "poll"):
-                poller = select.poll()
-                poller.register(sock, select.POLLIN)
-                readable = bool(poller.poll(0))
-            else:  # pragma: no cover - Windows
-                readable = bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
+            fd = sock.fileno()
+        except OSError:
             return True
-        if not readable:
+        if fd < 0:
+            return True
+        if not readable(fd):
             return isinstance(sock, _ssl.SSLSocket) and sock.pending() > 0
         try:
             sock.setblocking(False)
@@ -110,13 +110,14 @@ def _left(deadline: float | None) -> float | None:
 
 @define(slots=True, eq=False)
 class StdlibSyncTransport:
-    """The default blocking transport: HTTP/1.1 keep-alive on sockets, standard library only.
+    """The default blocking transport: HTTP/1.1 keep-alive on sockets, framed by h11.
 
     ``max_connections``: connections open at once to each (scheme, host, port); further
     requests wait for a free one (within their timeout). ``keepalive_expiry``: seconds an idle
     connection is kept (checked when the pool is next used). ``ssl``: the context for ``https``
-    (default: verifying, with certifi's CA bundle when installed). ``max_response_size``: a
-    larger response body is a :class:`TransportError`.
+    (default: verifying, with the system's trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+    certifi's bundle only where the system has none). ``max_response_size``: a larger response
+    body is a :class:`TransportError`.
 
     A request's ``timeout`` (seconds, ``None``: no limit) bounds the whole exchange. Safe to use
     from several threads. ``close()`` closes every connection (requests in flight fail with
@@ -129,7 +130,7 @@ class StdlibSyncTransport:
     max_response_size: int = MAX_RESPONSE_SIZE
     _lock: threading.Lock = field(init=False, factory=threading.Lock, repr=False)
     _pools: dict[Key, _SyncPool] = field(init=False, factory=dict, repr=False)
-    _prepared: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Prepared] = field(
+    _prepared: dict[tuple[str, str, tuple[tuple[str, str], ...]], Prepared] = field(
         init=False, factory=dict, repr=False)
     _open: set[_SyncConnection] = field(init=False, factory=set, repr=False)
     _closed: bool = field(init=False, default=False, repr=False)
@@ -150,21 +151,20 @@ class StdlibSyncTransport:
         prepared = self._prepared.get((request.method, request.url, request.headers))
         if prepared is None:
             prepared = prepare(request)
-            if len(self._prepared) >= _CACHE_LIMIT:
+            if len(self._prepared) >= CACHE_LIMIT:
                 self._prepared.clear()
             self._prepared[(request.method, request.url, request.headers)] = prepared
-        payload = prepared.payload(request.content)
         deadline = None if timeout is None else _clock() + timeout
         pool = self._acquire(prepared.key, deadline)
         try:
-            return self._exchange(pool, prepared, payload, request, deadline)
+            return self._exchange(pool, prepared, request, deadline)
         finally:
             with self._lock:
                 pool.active -= 1
                 pool.ready.notify()
 
-    def _exchange(self, pool: _SyncPool, prepared: _Prepared, payload: bytes,
-                  request: HttpRequest, deadline: float | None) -> HttpResponse:
+    def _exchange(self, pool: _SyncPool, prepared: Prepared, request: HttpRequest,
+                  deadline: float | None) -> HttpResponse:
         fresh = False  # True: the retry of an idempotent request, on a new connection
         while True:
             connection: _SyncConnection | None = None
@@ -174,8 +174,8 @@ class StdlibSyncTransport:
                 reused = connection is not None
                 if connection is None:
                     connection = self._connect(prepared.key, deadline)
-                response = self._round_trip(connection, payload, prepared.head_only, deadline)
-            except _NoAnswer as exc:
+                response = self._round_trip(connection, prepared, request.content, deadline)
+            except NoAnswer as exc:
                 if connection is not None:
                     self._discard(connection)
                 if reused and not fresh and request.is_idempotent and not self._closed:
@@ -185,21 +185,21 @@ class StdlibSyncTransport:
             except TransportError as exc:
                 if connection is not None:
                     self._discard(connection)
-                raise _after_retry(exc, fresh) from exc.__cause__
+                raise after_retry(exc, fresh) from exc.__cause__
             except BaseException:
                 if connection is not None:
                     self._discard(connection)
                 raise
-            if connection.parser.reusable and prepared.keep_alive:
+            if connection.http.reusable and prepared.keep_alive:
                 self._keep(pool, connection)
             else:
                 self._discard(connection)
             return response
 
-    def _round_trip(self, connection: _SyncConnection, payload: bytes, head_only: bool,
+    def _round_trip(self, connection: _SyncConnection, prepared: Prepared, content: bytes,
                     deadline: float | None) -> HttpResponse:
-        sock, parser = connection.sock, connection.parser
-        parser.head_only = head_only
+        sock, http = connection.sock, connection.http
+        payload = http.request(prepared, content)
         left = _left(deadline)
         if left is not None and left <= 0:
             raise TransportError("timed out before sending", request_sent=False, timeout=True)
@@ -210,9 +210,8 @@ class StdlibSyncTransport:
             raise TransportError("timed out sending the request", request_sent=True,
                                  timeout=True) from None
         except OSError as exc:  # the connection was gone: the server cannot have answered
-            raise _NoAnswer(f"{type(exc).__name__}: {exc} while sending",
-                            request_sent=True) from None
-        received = False
+            raise NoAnswer(f"{type(exc).__name__}: {exc} while sending",
+                           request_sent=True) from None
         while True:
             left = _left(deadline)
             try:
@@ -225,21 +224,14 @@ class StdlibSyncTransport:
                 raise TransportError("timed out waiting for the response", request_sent=True,
                                      timeout=True) from None
             except OSError as exc:
-                raise _lost(exc, received) from None
+                raise lost(exc, http.received) from None
             try:
-                if not data:
-                    body = parser.eof()
-                    if body is None:
-                        raise _lost(None, received)
-                else:
-                    received = True
-                    body = parser.feed(data)
-                    if body is None:
-                        continue
-                return parser.response(body)
-            except (_ProtocolError, ValueError, UnicodeError) as exc:
+                response = http.feed(data)
+            except (ProtocolError, ValueError, UnicodeError) as exc:
                 raise TransportError(f"invalid HTTP response: {exc}",
                                      request_sent=True) from None
+            if response is not None:
+                return response
 
     # -- the pool ------------------------------------------------------------------------------
     def _acquire(self, key: Key, deadline: float | None) -> _SyncPool:
@@ -315,7 +307,7 @@ class StdlibSyncTransport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if scheme == "https":
-                context = self.ssl or _default_ssl_context()
+                context = self.ssl or default_ssl_context()
                 left = _left(deadline)
                 if left is not None and left <= 0:
                     raise TimeoutError
@@ -329,7 +321,7 @@ class StdlibSyncTransport:
             sock.close()
             raise TransportError(f"cannot connect to {host}:{port}: {type(exc).__name__}: {exc}",
                                  request_sent=False) from exc
-        connection = _SyncConnection(sock, _Parser(self.max_response_size))
+        connection = _SyncConnection(sock, HttpConnection(self.max_response_size))
         with self._lock:
             closed = self._closed
             if not closed:
@@ -377,7 +369,7 @@ class _SyncProxyRouter:
         origin = f"{scheme}://{rest.split('/', 1)[0]}"
         route = self._routes.get(origin)
         if route is None:
-            if len(self._routes) >= _CACHE_LIMIT:
+            if len(self._routes) >= CACHE_LIMIT:
                 self._routes.clear()
             route = self._routes[origin] = proxied(url, self.environ)
         if not route:
@@ -403,7 +395,7 @@ def default_sync_transport(environ: Mapping[str, str] | None = None) -> SyncTran
     default ``os.environ``), requests to the hosts they apply to go through
     :class:`~ratatosk.HttpxSyncTransport` instead, which supports proxies.
     """
-    if not _env_proxies(environ):
+    if not env_proxies(environ):
         return StdlibSyncTransport()
 
     def through_httpx() -> SyncTransport:
