@@ -294,15 +294,30 @@ def test_invalid_command_names_are_refused(name: str) -> None:
         registry.add_group(name, help="")
 
 
-def test_builtin_commands_are_extensible(capsys: Capture,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    def add_ping(registry: cli.CommandRegistry) -> None:
-        registry.add_command("ping", help="pong", run=lambda args: print("pong") or 0)
+def test_builtin_commands_come_through_the_plugin_hook(capsys: Capture) -> None:
+    from ratatosk import get_plugin_manager, hookimpl
 
-    monkeypatch.setattr(cli, "BUILTIN_COMMANDS", [*cli.BUILTIN_COMMANDS, add_ping])
-    assert cli.main(["ping"]) == 0
-    assert capsys.readouterr().out == "pong\n"
-    assert "ping" in cli.build_registry().names
+    manager = get_plugin_manager()
+    registry = cli.build_registry()
+    builtin = manager.get_plugin(cli.BuiltinCommands.name)
+    assert builtin is not None
+    implementations = manager.hook.ratatosk_register_commands.get_hookimpls()
+    assert builtin in [impl.plugin for impl in implementations]
+    assert {"providers", "schema", "send", "status"} <= set(registry.names)
+
+    class Ping:
+        @hookimpl
+        def ratatosk_register_commands(self, cli: cli.CommandRegistry) -> None:
+            cli.add_command("ping", help="pong", run=lambda args: print("pong") or 0)
+
+    plugin = Ping()
+    manager.register(plugin, "ping-plugin")
+    try:
+        assert cli.main(["ping"]) == 0
+        assert capsys.readouterr().out == "pong\n"
+        assert "ping" in cli.build_registry().names
+    finally:
+        manager.unregister(plugin)
 
 
 def test_acme_plugin_command(capsys: Capture) -> None:

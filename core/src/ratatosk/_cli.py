@@ -1,9 +1,10 @@
 """The ``ratatosk`` command line.
 
-Built-in commands are registered by the functions in :data:`BUILTIN_COMMANDS`; plugins add theirs
-through the ``ratatosk_register_commands(cli)`` hook, with the same :class:`CommandRegistry`
-methods. Bad arguments print one line to stderr and exit with status 2; a command that fails
-prints one ``error: ...`` line and exits with status 1 (``RATATOSK_DEBUG=1`` shows the traceback).
+Every command is added through the ``ratatosk_register_commands(cli)`` hook, with the
+:class:`CommandRegistry` methods: the built-in ones by :class:`BuiltinCommands`, a plugin registered
+like any other, and the plugins' by their own implementations. Bad arguments print one line to
+stderr and exit with status 2; a command that fails prints one ``error: ...`` line and exits with
+status 1 (``RATATOSK_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from attrs import define, field
+
+from .hookspecs import hookimpl
+from .plugins import get_plugin_manager, list_failures, list_providers, plugin_sources
 
 if TYPE_CHECKING:
     from ._schema import ChannelSchema
@@ -306,7 +310,6 @@ def _providers_data(
 
 
 def _run_providers(args: argparse.Namespace) -> int:
-    from .plugins import list_failures, list_providers
 
     providers = list_providers()
     failures = list_failures()
@@ -444,33 +447,40 @@ def register_messaging_commands(cli: CommandRegistry) -> None:
                     run=_lazy("run_status"))
 
 
-BUILTIN_COMMANDS: list[Callable[[CommandRegistry], None]] = [
-    register_builtin_commands,
-    register_messaging_commands,
-]
-"""Functions that add the built-in commands; append to extend the command line."""
+class BuiltinCommands:
+    """The project's own commands, a plugin registered through ``ratatosk_register_commands``
+    like any other (``trylast`` so that they are added first and plugins cannot shadow them)."""
+
+    name = "ratatosk.builtin-commands"
+
+    @hookimpl(trylast=True)
+    def ratatosk_register_commands(self, cli: CommandRegistry) -> None:
+        register_builtin_commands(cli)
+        register_messaging_commands(cli)
 
 
 def build_registry() -> CommandRegistry:
-    """The registry with the built-in commands and every plugin's commands."""
-    from .plugins import get_plugin_manager, plugin_sources
-
-    registry = CommandRegistry.root()
-    for add_builtins in BUILTIN_COMMANDS:
-        add_builtins(registry)
+    """The registry with every plugin's commands, the built-in plugin's first."""
     manager = get_plugin_manager()
+    if manager.get_plugin(BuiltinCommands.name) is None:
+        manager.register(BuiltinCommands(), BuiltinCommands.name)
     sources = plugin_sources()
+    registry = CommandRegistry.root()
     for impl in manager.hook.ratatosk_register_commands.get_hookimpls():
         if impl.hookwrapper or impl.wrapper:
             continue
-        source = sources.get(impl.plugin_name)
-        origin = f"plugin {impl.plugin_name!r}" + (
-            f" ({source.distribution})" if source and source.distribution != "<code>" else "")
-        view = registry.for_origin(origin)
+        if impl.plugin_name == BuiltinCommands.name:
+            view = registry
+            origin = "ratatosk"
+        else:
+            source = sources.get(impl.plugin_name)
+            origin = f"plugin {impl.plugin_name!r}" + (
+                f" ({source.distribution})" if source and source.distribution != "<code>" else "")
+            view = registry.for_origin(origin)
         try:
             impl.function(*[{"cli": view}[arg] for arg in impl.argnames])
         except Exception as exc:  # one plugin's bug must not break the command line
-            if _debug():
+            if _debug() or view is registry:
                 raise
             registry.warnings.append(f"{origin}: failed to add its commands: "
                                      f"{_first_line(exc)}")

@@ -8,7 +8,7 @@ in docs/plugins.md; a meta-test fails when one is not documented there or not te
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pluggy
 
@@ -27,6 +27,22 @@ _impl = pluggy.HookimplMarker(PROJECT_NAME)
 def hookspec(function: F) -> F:
     """Mark a hook specification (typed: the function keeps its signature)."""
     return _spec(function)
+
+
+@overload
+def hookimpl(function: F) -> F: ...
+
+
+@overload
+def hookimpl(
+    function: None = None,
+    *,
+    tryfirst: bool = False,
+    trylast: bool = False,
+    hookwrapper: bool = False,
+    wrapper: bool = False,
+    specname: str | None = None,
+) -> Callable[[F], F]: ...
 
 
 def hookimpl(
