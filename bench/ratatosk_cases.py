@@ -56,21 +56,21 @@ def _async_transport(name: str) -> Any:
     if name == "default":
         return None
     if name == "asyncio":
-        from ratatosk._asynchttp import AsyncioTransport
+        from ratatosk.transports._asyncio import AsyncioTransport
 
         return AsyncioTransport()
     if name == "httpx":
-        from ratatosk._http import HttpxAsyncTransport
+        from ratatosk.transports._http import HttpxAsyncTransport
 
         return HttpxAsyncTransport()
     if name == "aiohttp":
-        from ratatosk._aiohttp import AiohttpTransport
+        from ratatosk.transports._aiohttp import AiohttpTransport
 
         return AiohttpTransport()
     if name == "httpx-aiohttp":
         import httpx_aiohttp
 
-        from ratatosk._http import HttpxAsyncTransport
+        from ratatosk.transports._http import HttpxAsyncTransport
 
         return HttpxAsyncTransport(transport=httpx_aiohttp.AiohttpTransport())
     raise SystemExit(f"unknown transport {name!r}")
@@ -144,7 +144,7 @@ def blocking(base_url: str, concurrency: int, transport: str) -> Session:
 
     injected = None
     if transport == "httpx":
-        from ratatosk._http import HttpxSyncTransport
+        from ratatosk.transports._http import HttpxSyncTransport
 
         injected = HttpxSyncTransport()
     elif transport != "default":
@@ -205,7 +205,7 @@ def transport_alone(base_url: str, concurrency: int, transport: str) -> Session:
     also the sandbox's create throughput, when ``base_url`` is a sandbox."""
     from _common import FORM_BODY, HEADERS, messages_url
 
-    from ratatosk._http import HttpRequest
+    from ratatosk.transports._http import HttpRequest
 
     request = HttpRequest("POST", messages_url(base_url), tuple(HEADERS.items()), FORM_BODY)
 

@@ -21,9 +21,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ratatosk._aiohttp import AiohttpTransport
-from ratatosk._asynchttp import AsyncioTransport
-from ratatosk._http import AsyncTransport, HttpRequest, TransportError
+from ratatosk.transports._aiohttp import AiohttpTransport
+from ratatosk.transports._asyncio import AsyncioTransport
+from ratatosk.transports._http import AsyncTransport, HttpRequest, TransportError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 Factory = Callable[..., Any]

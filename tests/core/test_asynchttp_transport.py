@@ -40,13 +40,13 @@ from ratatosk import (
     SyncTransport,
     TransportError,
 )
-from ratatosk._asynchttp import (
+from ratatosk.transports._asyncio import (
     MAX_RESPONSE_SIZE,
     _ProxyRouter,
     default_async_transport,
     proxied,
 )
-from ratatosk._synchttp import _SyncProxyRouter, default_sync_transport
+from ratatosk.transports._stdlib import _SyncProxyRouter, default_sync_transport
 
 CERT = """-----BEGIN CERTIFICATE-----
 MIIBrzCCAVWgAwIBAgIBATAKBggqhkjOPQQDAjAUMRIwEAYDVQQDDAlsb2NhbGhv

@@ -16,7 +16,7 @@ import pytest
 
 import ratatosk
 from ratatosk import ChannelSchema, hookimpl
-from ratatosk import _cli as cli
+from ratatosk.cli import _main as cli
 from ratatosk.plugins import _manager as plugins
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "ratatosk-acme" / "src"))
@@ -361,12 +361,12 @@ def test_plain_output_when_not_a_terminal_or_asked() -> None:
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("RATATOSK_")}
     environ.update(env)
-    return subprocess.run([sys.executable, "-m", "ratatosk._cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ratatosk.cli", *args], capture_output=True,
                           text=True, env=environ, timeout=60)
 
 
 def test_providers_does_not_import_httpx_or_rich() -> None:
-    code = ("import sys; from ratatosk._cli import main; main(['providers']); "
+    code = ("import sys; from ratatosk.cli._main import main; main(['providers']); "
             "print('MODULES', sorted(m for m in ('httpx', 'rich', 'cattrs') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -23,7 +23,7 @@ from ratatosk import (
     TemplateContent,
     TextContent,
 )
-from ratatosk._schema import (
+from ratatosk.schema._model import (
     COMMON_PARAMETERS,
     AuthenticationConfiguration,
     AuthenticationField,

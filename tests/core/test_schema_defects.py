@@ -27,7 +27,7 @@ from ratatosk import (
     MessagingErrorCodes,
     ParameterType,
 )
-from ratatosk._schema import SchemaDefinitionError
+from ratatosk.schema._model import SchemaDefinitionError
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "ratatosk-acme" / "src"))

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ratatosk import EndpointType, MessageContentType, MessagingError, MessagingErrorCodes
-from ratatosk._schema import (
+from ratatosk._serialization import structure, unstructure
+from ratatosk.schema._model import (
     COMMON_PARAMETERS,
     SCHEMA_FORMAT,
     AuthenticationConfiguration,
@@ -28,7 +29,6 @@ from ratatosk._schema import (
     MessagePropertySchema,
     ParameterType,
 )
-from ratatosk._serialization import structure, unstructure
 
 JSON_SCHEMA = jsonschema.Draft202012Validator(ChannelSchema.json_schema())
 

@@ -33,8 +33,8 @@ from ratatosk import (
     HttpResponse,
     StdlibSyncTransport,
     TransportError,
-    _h11conn,
 )
+from ratatosk.transports import _h11 as _h11conn
 
 CA_CERT = """-----BEGIN CERTIFICATE-----
 MIIBnTCCAUOgAwIBAgIUYf6qo2N2+E006uej6AZGS3tnr7kwCgYIKoZIzj0EAwIw
@@ -477,7 +477,7 @@ def test_a_head_or_304_answer_declaring_a_huge_length_is_not_over_the_cap(kind: 
 
 
 def test_the_blocking_transport_never_imports_asyncio() -> None:
-    code = ("import sys; import ratatosk._synchttp, ratatosk._h11conn; "
+    code = ("import sys; import ratatosk.transports._stdlib, ratatosk.transports._h11; "
             "sys.exit(1 if 'asyncio' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

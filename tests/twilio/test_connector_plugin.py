@@ -10,8 +10,8 @@ import pytest
 
 import ratatosk
 from ratatosk import ConnectionSettings, MessagingError, MessagingErrorCodes
-from ratatosk._cli import CommandRegistry
-from ratatosk._cli import main as cli_main
+from ratatosk.cli._main import CommandRegistry
+from ratatosk.cli._main import main as cli_main
 from ratatosk_twilio import (
     TwilioChannelSchemas,
     TwilioErrorCodes,

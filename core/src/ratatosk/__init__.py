@@ -65,29 +65,29 @@ __version__ = "0.1.0"
 
 # name -> module for names loaded on first access (PEP 562)
 _LAZY: dict[str, str] = {
-    "ChannelCapability": "._schema",
-    "ChannelSchema": "._schema",
-    "ChannelParameter": "._schema",
-    "ChannelEndpoint": "._schema",
-    "MessagePropertySchema": "._schema",
-    "MessagePropertyConstraint": "._schema",
-    "AuthenticationConfiguration": "._schema",
-    "AuthenticationField": "._schema",
-    "AuthenticationFieldRole": "._schema",
-    "AuthenticationScheme": "._schema",
-    "ParameterType": "._schema",
-    "COMMON_PARAMETERS": "._schema",
-    "HttpRequest": "._http",
-    "HttpResponse": "._http",
-    "TransportError": "._http",
-    "Flow": "._http",
-    "AsyncTransport": "._http",
-    "SyncTransport": "._http",
-    "HttpxAsyncTransport": "._http",
-    "HttpxSyncTransport": "._http",
-    "AiohttpTransport": "._aiohttp",
-    "AsyncioTransport": "._asynchttp",
-    "StdlibSyncTransport": "._synchttp",
+    "ChannelCapability": ".schema",
+    "ChannelSchema": ".schema",
+    "ChannelParameter": ".schema",
+    "ChannelEndpoint": ".schema",
+    "MessagePropertySchema": ".schema",
+    "MessagePropertyConstraint": ".schema",
+    "AuthenticationConfiguration": ".schema",
+    "AuthenticationField": ".schema",
+    "AuthenticationFieldRole": ".schema",
+    "AuthenticationScheme": ".schema",
+    "ParameterType": ".schema",
+    "COMMON_PARAMETERS": ".schema",
+    "HttpRequest": ".transports",
+    "HttpResponse": ".transports",
+    "TransportError": ".transports",
+    "Flow": ".transports",
+    "AsyncTransport": ".transports",
+    "SyncTransport": ".transports",
+    "HttpxAsyncTransport": ".transports",
+    "HttpxSyncTransport": ".transports",
+    "AiohttpTransport": ".transports._aiohttp",
+    "AsyncioTransport": ".transports._asyncio",
+    "StdlibSyncTransport": ".transports._stdlib",
     "Connector": ".connector",
     "ConnectorState": ".connector",
     "BlockingConnector": ".connector",
@@ -110,12 +110,6 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from ._aiohttp import (
-        AiohttpTransport as AiohttpTransport,
-    )
-    from ._asynchttp import (
-        AsyncioTransport as AsyncioTransport,
-    )
     from ._connect import (
         connect as connect,
     )
@@ -124,66 +118,6 @@ if TYPE_CHECKING:
     )
     from ._dedup import (
         InMemoryDeduplicationStore as InMemoryDeduplicationStore,
-    )
-    from ._http import (
-        AsyncTransport as AsyncTransport,
-    )
-    from ._http import (
-        Flow as Flow,
-    )
-    from ._http import (
-        HttpRequest as HttpRequest,
-    )
-    from ._http import (
-        HttpResponse as HttpResponse,
-    )
-    from ._http import (
-        HttpxAsyncTransport as HttpxAsyncTransport,
-    )
-    from ._http import (
-        HttpxSyncTransport as HttpxSyncTransport,
-    )
-    from ._http import (
-        SyncTransport as SyncTransport,
-    )
-    from ._http import (
-        TransportError as TransportError,
-    )
-    from ._schema import (
-        COMMON_PARAMETERS as COMMON_PARAMETERS,
-    )
-    from ._schema import (
-        AuthenticationConfiguration as AuthenticationConfiguration,
-    )
-    from ._schema import (
-        AuthenticationField as AuthenticationField,
-    )
-    from ._schema import (
-        AuthenticationFieldRole as AuthenticationFieldRole,
-    )
-    from ._schema import (
-        AuthenticationScheme as AuthenticationScheme,
-    )
-    from ._schema import (
-        ChannelCapability as ChannelCapability,
-    )
-    from ._schema import (
-        ChannelEndpoint as ChannelEndpoint,
-    )
-    from ._schema import (
-        ChannelParameter as ChannelParameter,
-    )
-    from ._schema import (
-        ChannelSchema as ChannelSchema,
-    )
-    from ._schema import (
-        MessagePropertyConstraint as MessagePropertyConstraint,
-    )
-    from ._schema import (
-        MessagePropertySchema as MessagePropertySchema,
-    )
-    from ._schema import (
-        ParameterType as ParameterType,
     )
     from ._serialization import (
         converter as converter,
@@ -196,9 +130,6 @@ if TYPE_CHECKING:
     )
     from ._serialization import (
         unstructure as unstructure,
-    )
-    from ._synchttp import (
-        StdlibSyncTransport as StdlibSyncTransport,
     )
     from .connector import (
         BlockingConnector as BlockingConnector,
@@ -235,6 +166,75 @@ if TYPE_CHECKING:
     )
     from .plugins import (
         unregister_plugin as unregister_plugin,
+    )
+    from .schema import (
+        COMMON_PARAMETERS as COMMON_PARAMETERS,
+    )
+    from .schema import (
+        AuthenticationConfiguration as AuthenticationConfiguration,
+    )
+    from .schema import (
+        AuthenticationField as AuthenticationField,
+    )
+    from .schema import (
+        AuthenticationFieldRole as AuthenticationFieldRole,
+    )
+    from .schema import (
+        AuthenticationScheme as AuthenticationScheme,
+    )
+    from .schema import (
+        ChannelCapability as ChannelCapability,
+    )
+    from .schema import (
+        ChannelEndpoint as ChannelEndpoint,
+    )
+    from .schema import (
+        ChannelParameter as ChannelParameter,
+    )
+    from .schema import (
+        ChannelSchema as ChannelSchema,
+    )
+    from .schema import (
+        MessagePropertyConstraint as MessagePropertyConstraint,
+    )
+    from .schema import (
+        MessagePropertySchema as MessagePropertySchema,
+    )
+    from .schema import (
+        ParameterType as ParameterType,
+    )
+    from .transports import (
+        AsyncTransport as AsyncTransport,
+    )
+    from .transports import (
+        Flow as Flow,
+    )
+    from .transports import (
+        HttpRequest as HttpRequest,
+    )
+    from .transports import (
+        HttpResponse as HttpResponse,
+    )
+    from .transports import (
+        HttpxAsyncTransport as HttpxAsyncTransport,
+    )
+    from .transports import (
+        HttpxSyncTransport as HttpxSyncTransport,
+    )
+    from .transports import (
+        SyncTransport as SyncTransport,
+    )
+    from .transports import (
+        TransportError as TransportError,
+    )
+    from .transports._aiohttp import (
+        AiohttpTransport as AiohttpTransport,
+    )
+    from .transports._asyncio import (
+        AsyncioTransport as AsyncioTransport,
+    )
+    from .transports._stdlib import (
+        StdlibSyncTransport as StdlibSyncTransport,
     )
 
 

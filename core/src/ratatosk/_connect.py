@@ -15,8 +15,8 @@ from ._errors import MessagingError, MessagingErrorCodes, messaging_error
 from ._settings import ConnectionSettings, Dsn, SettingsParseError
 
 if TYPE_CHECKING:
-    from ._schema import ChannelSchema
     from .connector import Connector
+    from .schema import ChannelSchema
 
 SettingsLike = ConnectionSettings | Mapping[str, Any] | str
 
@@ -57,7 +57,7 @@ def resolve_connector_class(provider: str, connector_type: str | None) -> type[C
 
 
 def _auth_parameter_names(schema: ChannelSchema) -> tuple[str | None, str | None]:
-    from ._schema import AuthenticationFieldRole
+    from .schema import AuthenticationFieldRole
 
     if not schema.authentication:
         return None, None

@@ -41,25 +41,12 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 import attrs
 import cattrs
 from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn
 
+from ._dates import parse_datetime
 from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes, messaging_error
 from ._models import CONTENT_CLASSES, MessageContentType
 from ._results import Err, Ok
-from ._schema import (
-    SCHEMA_FORMAT,
-    AuthenticationConfiguration,
-    AuthenticationField,
-    ChannelCapability,
-    ChannelEndpoint,
-    ChannelParameter,
-    ChannelSchema,
-    MessagePropertyConstraint,
-    MessagePropertySchema,
-    ParameterType,
-    SchemaDefinitionError,
-    parse_datetime,
-)
 
 __all__ = ["converter", "structure", "unstructure"]
 
@@ -71,6 +58,8 @@ converter = cattrs.Converter()
 
 class PayloadError(ValueError):
     """A payload part cannot be read; the message says what was expected, never the value."""
+
+    readable = True
 
 
 class UnserializableValue(TypeError):
@@ -273,21 +262,22 @@ def _decode_mapping(value: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# attrs classes: the input must be an object; schema parts reject unknown keys
+# attrs classes: the input must be an object; strict classes (schema parts) reject unknown keys
 # --------------------------------------------------------------------------------------------
 
-_SCHEMA_PARTS = (
-    AuthenticationField,
-    AuthenticationConfiguration,
-    MessagePropertyConstraint,
-    MessagePropertySchema,
-    ChannelParameter,
-    ChannelEndpoint,
-)
+_STRICT: set[type[Any]] = set()
+
+
+def forbid_unknown_keys(*classes: type[Any]) -> None:
+    """Make reading these attrs classes fail on unknown keys (typos in hand-written input).
+
+    Call it before the classes are first read (the schema package does so on import).
+    """
+    _STRICT.update(classes)
 
 
 def _attrs_structure_factory(cls: type[Any]) -> Any:
-    inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=cls in _SCHEMA_PARTS)
+    inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=cls in _STRICT)
 
     def structure_attrs(value: Any, t: Any) -> Any:
         if not isinstance(value, Mapping):
@@ -427,80 +417,12 @@ converter.register_structure_hook_func(_is_result, _structure_result)
 
 
 # --------------------------------------------------------------------------------------------
-# schemas: capabilities by name, "format" key, unknown keys rejected
-# --------------------------------------------------------------------------------------------
-
-
-def _structure_capabilities(value: Any, _cls: Any) -> ChannelCapability:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PayloadError("expected a list of capability names")
-    try:
-        return ChannelCapability.from_names(value)
-    except ValueError as exc:
-        raise PayloadError(str(exc)) from None
-
-
-converter.register_unstructure_hook(ChannelCapability, ChannelCapability.names)
-converter.register_structure_hook(ChannelCapability, _structure_capabilities)
-
-
-def _whole_limits(data: dict[str, Any], data_type: ParameterType) -> dict[str, Any]:
-    """An INTEGER's ``min_value``/``max_value`` written as JSON integers (``1``, not ``1.0``)."""
-    if data_type == ParameterType.INTEGER:
-        for key in ("min_value", "max_value"):
-            value = data.get(key)
-            if isinstance(value, float) and value.is_integer():
-                data[key] = int(value)
-    return data
-
-
-_unstructure_parameter_fields = make_dict_unstructure_fn(ChannelParameter, converter)
-_unstructure_property_fields = make_dict_unstructure_fn(MessagePropertySchema, converter)
-
-
-def _unstructure_parameter(parameter: ChannelParameter) -> dict[str, Any]:
-    return _whole_limits(_unstructure_parameter_fields(parameter), parameter.data_type)
-
-
-def _unstructure_property(prop: MessagePropertySchema) -> dict[str, Any]:
-    data = _unstructure_property_fields(prop)
-    data["constraints"] = _whole_limits(dict(data["constraints"]), prop.data_type)
-    return data
-
-
-converter.register_unstructure_hook(ChannelParameter, _unstructure_parameter)
-converter.register_unstructure_hook(MessagePropertySchema, _unstructure_property)
-
-_unstructure_schema_fields = make_dict_unstructure_fn(ChannelSchema, converter)
-_structure_schema_fields = make_dict_structure_fn(
-    ChannelSchema, converter, _cattrs_forbid_extra_keys=True
-)
-
-
-def _unstructure_channel_schema(schema: ChannelSchema) -> dict[str, Any]:
-    return {"format": SCHEMA_FORMAT, **_unstructure_schema_fields(schema)}
-
-
-def _structure_channel_schema(value: Any, _cls: Any) -> ChannelSchema:
-    if not isinstance(value, Mapping):
-        raise PayloadError("expected a schema (a JSON object)")
-    fmt = value.get("format", SCHEMA_FORMAT)
-    if fmt != SCHEMA_FORMAT:
-        raise PayloadError(f"unsupported schema format {fmt!r}; expected {SCHEMA_FORMAT!r}")
-    return _structure_schema_fields({k: v for k, v in value.items() if k != "format"}, _cls)
-
-
-converter.register_unstructure_hook(ChannelSchema, _unstructure_channel_schema)
-converter.register_structure_hook(ChannelSchema, _structure_channel_schema)
-
-
-# --------------------------------------------------------------------------------------------
 # the public functions
 # --------------------------------------------------------------------------------------------
 
 
 def _format_exception(exc: BaseException, expected: type[Any] | None) -> str:
-    if isinstance(exc, (PayloadError, SchemaDefinitionError)):
+    if getattr(exc, "readable", False):  # PayloadError, a schema's SchemaDefinitionError, ...
         return str(exc)
     if isinstance(exc, KeyError):
         return "required field missing"
@@ -525,7 +447,7 @@ def _type_name(cls: Any) -> str:
     return str(getattr(cls, "__name__", cls))
 
 
-def _structure_or_raise(data: Any, cls: Any) -> Any:
+def structure_or_raise(data: Any, cls: Any) -> Any:
     """``converter.structure`` raising :class:`PayloadError` with every problem named."""
     try:
         return converter.structure(data, cls)
@@ -569,20 +491,8 @@ def structure(data: Any, cls: type[T]) -> T:
     problem in a payload that cannot be read.
     """
     try:
-        return _structure_or_raise(data, cls)  # type: ignore[no-any-return]
+        return structure_or_raise(data, cls)  # type: ignore[no-any-return]
     except PayloadError as exc:
         raise MessagingError(
             messaging_error(MessagingErrorCodes.MESSAGE_DESERIALIZATION_FAILED, str(exc) + ".")
         ) from None
-
-
-def unstructure_schema(schema: ChannelSchema) -> dict[str, Any]:
-    """A schema's JSON form (what :meth:`ChannelSchema.to_dict` returns)."""
-    data: dict[str, Any] = converter.unstructure(schema, ChannelSchema)
-    return data
-
-
-def structure_schema(data: Any) -> ChannelSchema:
-    """A schema from its JSON form; ValueError naming every problem (tooling input)."""
-    schema: ChannelSchema = _structure_or_raise(data, ChannelSchema)
-    return schema

@@ -42,7 +42,6 @@ from .._errors import (
     connector_error,
     messaging_error,
 )
-from .._http import AsyncTransport, Flow, SyncTransport, TransportError
 from .._models import Message
 from .._ratelimit import TokenBucket
 from .._results import (
@@ -57,11 +56,12 @@ from .._results import (
     StatusUpdate,
 )
 from .._retry import RetryPolicy
-from .._schema import ChannelCapability, ChannelSchema
 from .._settings import MASK, ConnectionSettings, SettingsParseError
 from .._source import MessageSource
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
+from ..schema import ChannelCapability, ChannelSchema
+from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
 from ._batch import BatchSource
 from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
 from ._runtime import Runtime

@@ -16,9 +16,9 @@ from ._operation import drive_blocking, operations_of
 
 if TYPE_CHECKING:
     from .._results import ConnectorHealth, ReceiveResult, SendResult, StatusInfo, StatusUpdate
-    from .._schema import ChannelSchema
     from .._settings import ConnectionSettings
     from .._source import MessageSource
+    from ..schema import ChannelSchema
 
 B = TypeVar("B", bound="BlockingConnector")
 

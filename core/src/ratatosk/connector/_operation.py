@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar,
 
 from attrs import frozen
 
-from .._http import HttpRequest, TransportError
 from .._results import Result
+from ..transports import HttpRequest, TransportError
 
 if TYPE_CHECKING:
     from ._base import Connector

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from .._http import AsyncTransport, SyncTransport
+from ..transports import AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
     import httpx
@@ -30,12 +30,12 @@ async def _asyncio_sleep(seconds: float) -> None:
 
 def _async_default(given: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> AsyncTransport:
     if given is None:
-        from .._asynchttp import default_async_transport
+        from ..transports._asyncio import default_async_transport
 
         return default_async_transport()
     import httpx
 
-    from .._http import HttpxAsyncTransport
+    from ..transports import HttpxAsyncTransport
 
     if not isinstance(given, httpx.AsyncBaseTransport):
         raise TypeError("http_transport cannot serve the async path "
@@ -45,12 +45,12 @@ def _async_default(given: httpx.BaseTransport | httpx.AsyncBaseTransport | None)
 
 def _sync_default(given: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> SyncTransport:
     if given is None:
-        from .._synchttp import default_sync_transport
+        from ..transports._stdlib import default_sync_transport
 
         return default_sync_transport()
     import httpx
 
-    from .._http import HttpxSyncTransport
+    from ..transports import HttpxSyncTransport
 
     if not isinstance(given, httpx.BaseTransport):
         raise TypeError("http_transport cannot serve the blocking path "

@@ -25,8 +25,8 @@ import pluggy
 from attrs import define, field, frozen
 
 from .. import hookspecs
-from .._schema import ChannelSchema
 from ..hookspecs import PROJECT_NAME
+from ..schema import ChannelSchema
 
 if TYPE_CHECKING:
     from ..connector import Connector

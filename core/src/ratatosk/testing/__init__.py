@@ -60,8 +60,8 @@ if TYPE_CHECKING:
     import httpx
     import pytest
 
-    from .._schema import ChannelCapability, ChannelParameter, ChannelSchema
     from ..connector import Connector
+    from ..schema import ChannelCapability, ChannelParameter, ChannelSchema
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -567,7 +567,7 @@ class ConnectorConformance:
         assert schema.identity == f"{schema.provider}/{schema.type}/{schema.version}"
 
     def test_schema_json_round_trip(self, schema_name: str) -> None:
-        from .._schema import ChannelSchema
+        from ..schema import ChannelSchema
 
         schema = self.schema_for(schema_name)
         text = schema.to_json()
@@ -585,8 +585,8 @@ class ConnectorConformance:
             f"preset {preset_name!r} carries the name {preset.name!r}")
 
     def test_capabilities_declared_are_implemented(self) -> None:
-        from .._schema import ChannelCapability
         from ..connector import CAPABILITY_METHODS
+        from ..schema import ChannelCapability
 
         cls = self.connector_class
         declared = cls.default_schema.capabilities
@@ -903,6 +903,6 @@ class ConnectorConformance:
 
 
 def _capability(name: str) -> ChannelCapability:
-    from .._schema import ChannelCapability
+    from ..schema import ChannelCapability
 
     return ChannelCapability[name]

@@ -63,7 +63,7 @@ from ratatosk import (
     WebhookKind,
     WebhookReply,
 )
-from ratatosk._errors import messaging_error
+from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore, messaging_error
 
 from ._errors import API_ERROR_MAP, TwilioErrorCodes, twilio_error
 from ._status import map_twilio_status
@@ -73,8 +73,6 @@ if TYPE_CHECKING:
     # `ratatosk providers`): the signature code (hashlib, hmac) with the first webhook
     # configuration, the de-duplication store with the first webhook, the error catalogue with
     # the first ErrorCode.
-    from ratatosk._dedup import DeduplicationStore
-
     from .signature import _Keyring
 
 __all__ = [
@@ -990,8 +988,6 @@ class TwilioWebhookMixin:
             with _STORE_LOCK:
                 store = self.dedup_store
                 if store is None:
-                    from ratatosk._dedup import InMemoryDeduplicationStore
-
                     store = self.dedup_store = InMemoryDeduplicationStore()
         return store
 

@@ -1,10 +1,10 @@
 """HTTP/1.1 framing for the default transports, through h11; no I/O and no asyncio here.
 
-Both :class:`~ratatosk._asynchttp.AsyncioTransport` (asyncio) and
-:class:`~ratatosk._synchttp.StdlibSyncTransport` (blocking sockets) keep their own pools,
+Both :class:`~ratatosk.AsyncioTransport` (asyncio) and
+:class:`~ratatosk.transports._stdlib.StdlibSyncTransport` (blocking sockets) keep their own pools,
 sockets, TLS set-up and timeouts, and hand every byte to one :class:`HttpConnection` per
 connection: a small wrapper around an ``h11.Connection`` (client role) that turns a prepared
-request into bytes to write, and bytes read into a :class:`~ratatosk._http.HttpResponse`.
+request into bytes to write, and bytes read into a :class:`~ratatosk.transports._http.HttpResponse`.
 
 h11 does the HTTP/1.1 grammar: status line and header syntax (bare LF line ends accepted),
 ``Content-Length`` / chunked / close-delimited framing (a chunk size is hex digits only, so
@@ -77,7 +77,7 @@ class NoAnswer(TransportError):
 
 
 def _user_agent() -> str:
-    from . import __version__
+    from .. import __version__
 
     return f"ratatosk/{__version__}"
 

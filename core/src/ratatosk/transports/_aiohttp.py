@@ -1,6 +1,6 @@
 """An async transport straight over aiohttp: the fast path for high-volume sending.
 
-``AiohttpTransport`` implements :class:`ratatosk._http.AsyncTransport` directly on an
+``AiohttpTransport`` implements :class:`~ratatosk.AsyncTransport` directly on an
 ``aiohttp.ClientSession`` (no httpx layer in between): a keep-alive ``TCPConnector`` sized for the
 concurrency you send at, URL and timeout objects built once and reused, no cookie jar. Measured
 against a loopback server on 2 cores it costs about what raw aiohttp costs per request, while
@@ -11,7 +11,7 @@ Install the extra and pass it to a connector::
 
     pip install 'ratatosk-messaging[aiohttp]'
 
-    from ratatosk._aiohttp import AiohttpTransport
+    from ratatosk.transports._aiohttp import AiohttpTransport
     connector = TwilioSmsConnector(settings=..., async_transport=AiohttpTransport())
 
 The session is created on the first send, inside the running event loop, and belongs to that loop:

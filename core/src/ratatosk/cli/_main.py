@@ -17,12 +17,12 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from attrs import define, field
 
-from .hookspecs import hookimpl
-from .plugins import get_plugin_manager, list_failures, list_providers, plugin_sources
+from ..hookspecs import hookimpl
+from ..plugins import get_plugin_manager, list_failures, list_providers, plugin_sources
 
 if TYPE_CHECKING:
-    from ._schema import ChannelSchema
-    from .plugins import PluginLoadFailure, ProviderInfo
+    from ..plugins import PluginLoadFailure, ProviderInfo
+    from ..schema import ChannelSchema
 
 Configure = Callable[[argparse.ArgumentParser], object]
 Run = Callable[[argparse.Namespace], "int | None"]
@@ -150,7 +150,7 @@ class CommandRegistry:
         With ``argv``, only the command those arguments select is configured (its
         ``configure`` runs), so one plugin's costly set-up never slows the other commands.
         """
-        from . import __version__
+        from .. import __version__
 
         parser = _Parser(prog=PROG, description="Ratatosk: pluggable messaging from the "
                                                 "command line.")
@@ -397,7 +397,7 @@ def schema_sections(schema: ChannelSchema, presets: Sequence[str] = ()) -> list[
 
 
 def _run_schema(args: argparse.Namespace) -> int:
-    from ._connect import resolve_connector_class
+    from .._connect import resolve_connector_class
 
     target: str = args.connector
     provider, _, connector_type = target.partition("/")
@@ -429,12 +429,12 @@ def register_builtin_commands(cli: CommandRegistry) -> None:
 
 
 def _lazy(name: str) -> Callable[[Any], Any]:
-    """A function from ``_cli_send`` imported only when the command runs (keeps start-up fast)."""
+    """A function from ``ratatosk.cli._send``, imported when the command runs (fast start-up)."""
 
     def call(arg: Any) -> Any:
-        from . import _cli_send
+        from . import _send
 
-        return getattr(_cli_send, name)(arg)
+        return getattr(_send, name)(arg)
 
     return call
 
@@ -492,7 +492,7 @@ def _debug() -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    from ._errors import MessagingError
+    from .._errors import MessagingError
 
     text = str(exc.error.message if isinstance(exc, MessagingError) else exc).strip()
     line = text.splitlines()[0] if text else ""
@@ -545,6 +545,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0 if status is None else int(status)
 
-
-if __name__ == "__main__":  # pragma: no cover - `python -m ratatosk._cli`
-    sys.exit(main())

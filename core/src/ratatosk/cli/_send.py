@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ._errors import MessagingError, MessagingErrorCodes
-from ._models import MediaType, Message, MessageBuilder
-from ._settings import ConnectionSettings, SettingsParseError
+from .._errors import MessagingError, MessagingErrorCodes
+from .._models import MediaType, Message, MessageBuilder
+from .._settings import ConnectionSettings, SettingsParseError
 
 
 class CommandError(Exception):
@@ -54,7 +54,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _default_connector_id() -> str:
-    from .plugins import list_providers
+    from ..plugins import list_providers
 
     env = os.environ.get("RATATOSK_CONNECTOR")
     if env:
@@ -70,7 +70,7 @@ def _default_connector_id() -> str:
 
 def build_connector(args: argparse.Namespace) -> Any:
     """The connector the connection arguments describe (not yet initialized)."""
-    from ._connect import connect
+    from .._connect import connect
 
     dsn = args.dsn or os.environ.get("RATATOSK_DSN")
     target = dsn or args.connector or _default_connector_id()
@@ -413,7 +413,7 @@ def run_status(args: argparse.Namespace) -> int:
     if not result.is_success:
         print(f"error: {result.error.message} [{result.error.code}]", file=sys.stderr)
         return 1
-    from ._serialization import unstructure
+    from .._serialization import unstructure
 
     update = result.data
     if args.json:

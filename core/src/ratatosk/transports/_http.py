@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
-from ._results import Result
+from .._results import Result
 
 if TYPE_CHECKING:  # httpx is imported on first use, not when ratatosk is imported
     import httpx

@@ -1,11 +1,11 @@
 """The default async transport: HTTP/1.1 on ``asyncio.Protocol``, framed by h11.
 
-:class:`AsyncioTransport` implements :class:`ratatosk._http.AsyncTransport` with what a REST API
+:class:`AsyncioTransport` implements :class:`~ratatosk.AsyncTransport` with what a REST API
 client needs and nothing else: HTTP/1.1 keep-alive connections pooled per (scheme, host, port)
 with a connection limit and idle expiry, TLS through :mod:`ssl` (verifying, with the system's
 trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR``), request bodies with ``Content-Length``.
-The bytes are read and written by h11 through :class:`ratatosk._h11conn.HttpConnection`, shared
-with the blocking twin :class:`ratatosk._synchttp.StdlibSyncTransport`: responses framed by
+The bytes are read and written by h11 through :class:`._h11.HttpConnection`, shared
+with the blocking twin :class:`~ratatosk.StdlibSyncTransport`: responses framed by
 ``Content-Length``, chunked transfer-coding or the connection's close, gzip/deflate content
 codings decoded (stacked too; an unknown coding is an error). No proxies, redirects, cookies or
 HTTP/2: a connector follows no redirects and keeps no cookies, and when proxy environment
@@ -17,7 +17,7 @@ event, so it degrades as concurrency rises (under 300 requests/s at 64 in flight
 this transport's own pool and asyncio protocol cost a fraction of aiohttp's per-request work
 (see ``docs/performance.md``).
 
-Failures raise :class:`~ratatosk._http.TransportError`; ``request_sent`` is false only when the
+Failures raise :class:`~ratatosk.TransportError`; ``request_sent`` is false only when the
 request certainly never left: an invalid URL or header, DNS failure, connection refused, connect
 or TLS handshake timeout or failure, no free connection before the timeout. A pooled keep-alive
 connection is checked right before it is written to: one whose peer has closed it (or sent
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from ._h11conn import (
+from ._h11 import (
     CACHE_LIMIT,
     MAX_RESPONSE_SIZE,
     HttpConnection,

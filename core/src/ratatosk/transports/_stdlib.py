@@ -1,8 +1,8 @@
 """The default blocking transport: HTTP/1.1 on standard-library sockets, framed by h11.
 
-:class:`StdlibSyncTransport` implements :class:`ratatosk._http.SyncTransport` with the same
-request preparation, HTTP framing (:class:`ratatosk._h11conn.HttpConnection`, over h11) and
-failure semantics as :class:`~ratatosk._asynchttp.AsyncioTransport`, and never imports asyncio:
+:class:`StdlibSyncTransport` implements :class:`~ratatosk.SyncTransport` with the same
+request preparation, HTTP framing (:class:`._h11.HttpConnection`, over h11) and
+failure semantics as :class:`~ratatosk.AsyncioTransport`, and never imports asyncio:
 keep-alive connections pooled per (scheme, host, port) with a connection limit and idle expiry,
 verifying TLS (the system's trust store plus ``SSL_CERT_FILE``/``SSL_CERT_DIR``),
 ``Content-Length`` request bodies, responses framed by ``Content-Length``, chunked
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from ._h11conn import (
+from ._h11 import (
     CACHE_LIMIT,
     MAX_RESPONSE_SIZE,
     HttpConnection,

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import attrs
 from attrs import field, frozen
 
-from ._errors import MessagingErrorCodes, ValidationIssue, messaging_error
-from ._models import (
+from .._dates import parse_datetime
+from .._errors import MessagingErrorCodes, ValidationIssue, messaging_error
+from .._models import (
     Content,
     EndpointType,
     MediaContent,
@@ -35,8 +36,8 @@ from ._models import (
     TemplateContent,
     TextContent,
 )
-from ._results import Err, Ok, Result
-from ._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
+from .._results import Err, Ok, Result
+from .._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
 """The value of the ``"format"`` key in a schema's JSON export."""
@@ -116,6 +117,8 @@ class AuthenticationFieldRole(str, enum.Enum):
 
 class SchemaDefinitionError(ValueError):
     """A schema (or part of one) is inconsistent: a bad pattern, a name declared twice."""
+
+    readable = True  # its message names the problem, never a payload value
 
 
 def _tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
@@ -360,14 +363,6 @@ def _to_url(value: Any) -> str:
         if parts.scheme.lower() in ("http", "https") and host:
             return value
     raise _Invalid("an absolute http:// or https:// URL")
-
-
-def parse_datetime(text: str) -> datetime:
-    """Parse ISO 8601 (``2024-05-01T12:00:00Z``, ``...+02:00``, a date alone); ValueError if not."""
-    text = text.strip()
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -1258,14 +1253,14 @@ class ChannelSchema:
     # -- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """This schema as plain JSON data (format ``ratatosk.schema/1``, stable key order)."""
-        from ._serialization import unstructure_schema
+        from ._json import unstructure_schema  # cattrs: loaded on first use, not on start-up
 
         return unstructure_schema(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChannelSchema:
         """A schema from :meth:`to_dict`'s data; ValueError saying what is wrong otherwise."""
-        from ._serialization import structure_schema
+        from ._json import structure_schema  # cattrs: loaded on first use, not on start-up
 
         return structure_schema(data)
 
