@@ -1,8 +1,8 @@
 """Channel schemas: what a connector supports and accepts, validation, derivation, JSON.
 
 ``_model`` holds the data classes and validation; ``_json`` their JSON form (the
-``ratatosk.schema/1`` format, through the cattrs converter), loaded by ``ChannelSchema.to_dict``/``from_dict`` on first
-use so that start-up does not pay for cattrs.
+``ratatosk.schema/1`` format, through the cattrs converter), loaded by ``ChannelSchema.to_dict``
+and ``from_dict`` on first use so that start-up does not pay for cattrs.
 """
 
 from ._model import (
