@@ -34,6 +34,7 @@ from ._models import (
     TemplateContent,
     TextContent,
 )
+from ._phone import phone_number_problem
 from ._results import Result
 from ._settings import ConnectionSettings, looks_sensitive
 
@@ -806,6 +807,10 @@ class ChannelSchema:
                 issues.append(
                     ValidationIssue("receiver", "The receiver's address is empty.", "empty")
                 )
+            elif receiver.type == EndpointType.PHONE_NUMBER:
+                problem = phone_number_problem(receiver.address)
+                if problem is not None:
+                    issues.append(ValidationIssue("receiver", problem, "format"))
         if sender is not None:
             if (self.endpoint(sender.type) or any_endpoint) is None:
                 issues.append(
@@ -817,6 +822,10 @@ class ChannelSchema:
                 )
             if not sender.address.strip():
                 issues.append(ValidationIssue("sender", "The sender's address is empty.", "empty"))
+            elif sender.type == EndpointType.PHONE_NUMBER:
+                problem = phone_number_problem(sender.address)
+                if problem is not None:
+                    issues.append(ValidationIssue("sender", problem, "format"))
         used = {e.type for e in (sender, receiver) if e is not None}
         for endpoint in self.endpoints:
             if (
