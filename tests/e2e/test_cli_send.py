@@ -353,6 +353,8 @@ def test_the_progress_total_counts_rows_not_lines(sandbox: TwilioSandbox, tmp_pa
     (("twilio",), "a command is required"),
     (("status",), "sid"),
     (("twilio", "advance"), "--sandbox-url"),
+    (("twilio", "sandbox", "--port", "99999"), "0..65535"),
+    (("twilio", "sandbox", "--max-concurrency", "0"), "max_concurrency"),
 ])
 def test_bad_arguments_exit_2_as_documented(args: tuple[str, ...], needle: str) -> None:
     run = _run(*args)

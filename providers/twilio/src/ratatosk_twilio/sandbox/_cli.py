@@ -76,6 +76,16 @@ def banner(sandbox: TwilioSandbox) -> str:
     return "\n".join(lines)
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535 (0: a free one), got {port}")
+    return port
+
+
 def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -84,7 +94,7 @@ def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentPars
         "credentials.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     parser.add_argument("--account-sid", help="Account SID to accept (default: generated)")
     parser.add_argument("--auth-token", help="auth token to accept (default: generated)")
     parser.add_argument(
@@ -124,7 +134,8 @@ def _log_message(record: MessageRecord) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start."""
+    """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start, 2 for a bad
+    option value."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -141,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             public_base_url=args.public_base_url,
             latency=args.latency,
         )
-    except ValueError as exc:
-        parser.error(str(exc))
+    except ValueError as exc:  # a bad option value: one line and status 2, as docs/cli.md says
+        print(f"{parser.prog}: error: {exc} (see '{parser.prog} --help')", file=sys.stderr)
+        return 2
     if args.verbose:
         sandbox._engine.observer = _log_message
     try:
