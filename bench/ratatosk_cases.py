@@ -33,7 +33,7 @@ from attrs import define, field
 
 if TYPE_CHECKING:
     from ratatosk import Message, MessageSource
-    from ratatosk._connector import Connector
+    from ratatosk.connector import Connector
 
 WEBHOOK_URL = "https://bench.example.com/twilio/sms"
 CHUNK = 2_000  # webhook inputs built per untimed round
@@ -106,8 +106,7 @@ def _message(text: str = BODY) -> Message:
 
 def _transport_name(connector: Connector) -> str:
     """The class of the async transport the connector ended up with (best effort, for labels)."""
-    transport = getattr(connector, "_async_transport", None)
-    return type(transport).__name__ if transport is not None else "?"
+    return type(connector.runtime.async_transport()).__name__
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -159,7 +158,7 @@ def blocking(base_url: str, concurrency: int, transport: str) -> Session:
         return connector.send_message(message).is_success
 
     def close() -> None:
-        extra["transport_class"] = type(getattr(base, "_sync_transport", None)).__name__
+        extra["transport_class"] = type(base.runtime.sync_transport()).__name__
         connector.shutdown()
         if injected is not None:
             injected.close()

@@ -3,9 +3,13 @@
 Like the seed, the route reads the raw form body into a MessageSource. Unlike the seed, it also
 passes the URL and headers: the connector checks X-Twilio-Signature itself (on by default), which
 the seed leaves to you ("Important: validate X-Twilio-Signature before processing").
-For a ready-made endpoint see ratatosk_contrib.starlette.twilio_webhook (docs/webhooks.md).
+For a ready-made endpoint (any provider) see ratatosk_contrib.starlette.webhook
+(docs/webhooks.md).
 
-Run: uvicorn seed_webhook_fastapi:app  (with TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN set)
+Run, from this folder: uvicorn seed_webhook_fastapi:app
+(with TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN set; every TWILIO_* variable becomes a setting,
+e.g. TWILIO_WEBHOOK_URL=https://your.host/webhooks/twilio/sms when a proxy or tunnel is in front).
+From the repository's root: uvicorn examples.seed_webhook_fastapi:app
 """
 
 from __future__ import annotations
@@ -53,7 +57,11 @@ def _code(result: Result[Any]) -> str | None:
     return result.error.code if result.error is not None else None
 
 
+# What `uvicorn seed_webhook_fastapi:app` serves: settings from the TWILIO_* environment variables
+# (read once, at import; nothing is checked until the first webhook arrives).
+app = create_app(ConnectionSettings.from_env("TWILIO_"))
+
 if __name__ == "__main__":  # pragma: no cover - manual run
     import uvicorn
 
-    uvicorn.run(create_app(ConnectionSettings.from_env("TWILIO_")), port=8000)
+    uvicorn.run(app, port=8000)

@@ -13,7 +13,7 @@ from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate
-from ratatosk._connector import Connector
+from ratatosk.connector import Connector
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
 
@@ -103,7 +103,7 @@ def post(client: Any, params: list[tuple[str, str]], *, token: str = TOKEN,
 
 def test_messages_and_statuses(connector: Connector, hooks: Hooks,
                                mount: Callable[..., Any]) -> None:
-    from ratatosk_contrib.django import twilio_webhook_view
+    from ratatosk_contrib.django import webhook_view
 
     received: list[Message] = []
     updates: list[StatusUpdate] = []
@@ -116,7 +116,7 @@ def test_messages_and_statuses(connector: Connector, hooks: Hooks,
         received.append(message)
         return TwiML.message("Hej")
 
-    client = mount(twilio_webhook_view(connector, on_message=on_message, on_status=on_status))
+    client = mount(webhook_view(connector, on_message=on_message, on_status=on_status))
     reply = post(client, INBOUND, url=BASE + "/twilio/?t=1", path="/twilio/?t=1")
     assert reply.status_code == 200  # CSRF-exempt although the middleware enforces CSRF
     assert reply["Content-Type"].startswith("text/xml")
@@ -129,10 +129,10 @@ def test_messages_and_statuses(connector: Connector, hooks: Hooks,
 
 
 def test_rejections(connector: Connector, mount: Callable[..., Any]) -> None:
-    from ratatosk_contrib.django import twilio_webhook_view
+    from ratatosk_contrib.django import webhook_view
 
     received: list[Message] = []
-    client = mount(twilio_webhook_view(connector.blocking(), on_message=received.append))
+    client = mount(webhook_view(connector.blocking(), on_message=received.append))
     assert post(client, INBOUND, token="wrong").status_code == 403
     assert client.post("/twilio/", data=urlencode(INBOUND), content_type=FORM).status_code == 403
     assert post(client, [p for p in INBOUND if p[0] != "To"]).status_code == 400
@@ -147,10 +147,10 @@ def test_rejections(connector: Connector, mount: Callable[..., Any]) -> None:
 
 
 def test_retries_are_handled_once(connector: Connector, mount: Callable[..., Any]) -> None:
-    from ratatosk_contrib.django import twilio_webhook_view
+    from ratatosk_contrib.django import webhook_view
 
     received: list[Message] = []
-    client = mount(twilio_webhook_view(connector, on_message=received.append))
+    client = mount(webhook_view(connector, on_message=received.append))
     for _ in range(3):
         response = post(client, INBOUND, HTTP_I_TWILIO_IDEMPOTENCY_TOKEN="dj-1")
         assert response.status_code == 200
@@ -159,11 +159,11 @@ def test_retries_are_handled_once(connector: Connector, mount: Callable[..., Any
 
 def test_behind_a_proxy_with_djangos_own_settings(hooks: Hooks, mount: Callable[..., Any]) -> None:
     """Django's SECURE_PROXY_SSL_HEADER / USE_X_FORWARDED_HOST decide the URL it reports."""
-    from ratatosk_contrib.django import twilio_webhook_view
+    from ratatosk_contrib.django import webhook_view
 
     received: list[Message] = []
     connector = sms_connector(settings={"AuthToken": TOKEN})
-    client = mount(twilio_webhook_view(connector, on_message=received.append),
+    client = mount(webhook_view(connector, on_message=received.append),
                    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
                    USE_X_FORWARDED_HOST=True)
     public = "https://public.example/twilio/"

@@ -13,8 +13,8 @@ from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate
-from ratatosk._connector import Connector
-from ratatosk_contrib.starlette import twilio_webhook
+from ratatosk.connector import Connector
+from ratatosk_contrib.starlette import webhook
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
 
@@ -57,7 +57,7 @@ def test_add_route_in_one_line(connector: Connector, hooks: Hooks) -> None:
         return TwiML.message("Thanks!")
 
     app = FastAPI()
-    app.add_route("/twilio", twilio_webhook(connector, on_message=on_message,
+    app.add_route("/twilio", webhook(connector, on_message=on_message,
                                             on_status=updates.append), methods=["POST"])
     with TestClient(app) as client:
         reply = _post(client, "http://testserver/twilio", INBOUND)
@@ -78,7 +78,7 @@ def test_add_route_in_one_line(connector: Connector, hooks: Hooks) -> None:
 def test_inside_a_fastapi_route_function(connector: Connector) -> None:
     """The endpoint is a plain ``request -> response`` coroutine: it can be called from a route."""
     received: list[Message] = []
-    endpoint = twilio_webhook(connector, on_message=received.append)
+    endpoint = webhook(connector, on_message=received.append)
     app = FastAPI()
 
     @app.post("/hooks/{tenant}")

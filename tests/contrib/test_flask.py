@@ -15,8 +15,8 @@ from webhook_support import Hooks, sms_connector
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate
-from ratatosk._connector import Connector
-from ratatosk_contrib.flask import twilio_webhook_view
+from ratatosk.connector import Connector
+from ratatosk_contrib.flask import webhook_view
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
 
@@ -72,7 +72,7 @@ def test_messages_statuses_and_replies(connector: Connector, hooks: Hooks, block
         return TwiML.message("Hello back")
 
     target = connector.blocking() if blocking else connector
-    client = make_app(twilio_webhook_view(target, on_message=on_message,
+    client = make_app(webhook_view(target, on_message=on_message,
                                           on_status=updates.append))
     reply = post(client, "/twilio?tenant=3", INBOUND)
     assert reply.status_code == 200
@@ -94,14 +94,14 @@ def test_async_handlers_run_to_completion(connector: Connector) -> None:
         done.append(message.id)
         return TwiML.EMPTY
 
-    client = make_app(twilio_webhook_view(connector, on_message=on_message))
+    client = make_app(webhook_view(connector, on_message=on_message))
     assert post(client, "/twilio", INBOUND).status_code == 200
     assert done == [SID]
 
 
 def test_rejections(connector: Connector) -> None:
     received: list[Message] = []
-    client = make_app(twilio_webhook_view(connector, on_message=received.append))
+    client = make_app(webhook_view(connector, on_message=received.append))
     assert post(client, "/twilio", INBOUND, token="wrong").status_code == 403
     assert client.post("/twilio", data=urlencode(INBOUND), content_type=FORM).status_code == 403
     missing = [p for p in INBOUND if p[0] != "From"]
@@ -126,7 +126,7 @@ def test_retries_and_failing_handlers(connector: Connector, blocking: bool) -> N
             raise RuntimeError("boom")
 
     target = connector.blocking() if blocking else connector
-    client = make_app(twilio_webhook_view(target, on_message=on_message))
+    client = make_app(webhook_view(target, on_message=on_message))
     token = {"I-Twilio-Idempotency-Token": "flask-retry"}
     assert post(client, "/twilio", INBOUND, headers=token).status_code == 500
     assert post(client, "/twilio", INBOUND, headers=token).status_code == 200
@@ -136,9 +136,9 @@ def test_retries_and_failing_handlers(connector: Connector, blocking: bool) -> N
 
 def test_two_views_in_one_app(connector: Connector) -> None:
     app = flask.Flask(__name__)
-    app.add_url_rule("/a", view_func=twilio_webhook_view(connector, name="hook_a"),
+    app.add_url_rule("/a", view_func=webhook_view(connector, name="hook_a"),
                      methods=["POST"])
-    app.add_url_rule("/b", view_func=twilio_webhook_view(connector, name="hook_b",
+    app.add_url_rule("/b", view_func=webhook_view(connector, name="hook_b",
                                                          kind="status"), methods=["POST"])
     client = app.test_client()
     assert post(client, "/a", INBOUND).status_code == 200

@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 import ratatosk.hookspecs
 from ratatosk import Message, MessageStatus, StatusUpdate, hookimpl
-from ratatosk._connector import Connector
-from ratatosk_contrib.starlette import twilio_webhook, twilio_webhook_route
+from ratatosk.connector import Connector
+from ratatosk_contrib.starlette import webhook, webhook_route
 from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.signature import compute_signature
 from ratatosk_twilio.twiml import TwiML
@@ -96,7 +96,7 @@ def client_for(connector: Connector) -> Iterator[Callable[..., TestClient]]:
 
     def build(**options: Any) -> TestClient:
         app = Starlette()
-        app.add_route("/twilio", twilio_webhook(connector, **options), methods=["POST"])
+        app.add_route("/twilio", webhook(connector, **options), methods=["POST"])
         client = TestClient(app)
         clients.append(client)
         return client
@@ -164,7 +164,7 @@ def test_a_fixed_kind(client_for: Callable[..., TestClient], seen: Seen) -> None
     assert post(client, "/twilio", inbound()).status_code == 200  # SmsStatus=received
     assert [u.provider_status for u in seen.updates] == ["sent", "received"]
     with pytest.raises(ValueError):
-        twilio_webhook(object(), kind="other")  # type: ignore[arg-type]
+        webhook(object(), kind="other")  # type: ignore[arg-type]
 
 
 def test_the_query_string_is_part_of_the_signed_url(
@@ -274,7 +274,7 @@ def test_a_failing_handler_is_500_and_the_retry_is_processed(
 
     client = client_for(on_message=on_message)
     headers = {"I-Twilio-Idempotency-Token": "retry-2"}
-    with caplog.at_level(logging.ERROR, logger="ratatosk_contrib.webhook"):
+    with caplog.at_level(logging.ERROR, logger="ratatosk_contrib._webhook"):
         assert post(client, "/twilio", inbound(), headers=headers).status_code == 500
     assert "database down" in caplog.text
     assert post(client, "/twilio", inbound(), headers=headers).status_code == 200
@@ -288,7 +288,7 @@ def test_a_handler_returning_nonsense_is_500(client_for: Callable[..., TestClien
 
 
 def test_a_route_and_other_methods(connector: Connector, seen: Seen) -> None:
-    app = Starlette(routes=[twilio_webhook_route("/hook", connector,
+    app = Starlette(routes=[webhook_route("/hook", connector,
                                                  on_message=seen.messages.append)])
     with TestClient(app) as client:
         assert post(client, "/hook", inbound()).status_code == 200
@@ -299,7 +299,7 @@ def test_a_route_and_other_methods(connector: Connector, seen: Seen) -> None:
 def test_validation_off_accepts_unsigned_requests(seen: Seen) -> None:
     connector = sms_connector(settings={"ValidateSignatures": "false", "AuthToken": "other"})
     app = Starlette()
-    app.add_route("/t", twilio_webhook(connector, on_message=seen.messages.append),
+    app.add_route("/t", webhook(connector, on_message=seen.messages.append),
                   methods=["POST"])
     with TestClient(app) as client:
         response = client.post("/t", content=urlencode(inbound()),
@@ -308,5 +308,48 @@ def test_validation_off_accepts_unsigned_requests(seen: Seen) -> None:
 
 
 async def test_the_endpoint_is_a_plain_coroutine_function(connector: Connector) -> None:
-    endpoint = twilio_webhook(connector)
+    endpoint = webhook(connector)
     assert inspect.iscoroutinefunction(endpoint)
+
+
+def _refusal(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    [record] = [r for r in caplog.records
+                if r.name == "ratatosk_contrib._webhook" and getattr(r, "http_status", 0) == 403]
+    return record
+
+
+@pytest.mark.parametrize(("settings", "headers", "url", "url_from", "honoured", "ignored"), [
+    # behind a proxy, forwarded headers trusted: the URL they make is the one checked
+    ({"TrustForwardedHeaders": "true"},
+     {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+     "https://public.example/twilio?t=1", "request",
+     ["X-Forwarded-Proto", "X-Forwarded-Host"], []),
+    # the default: the proxy's headers are present but not honoured
+    ({}, {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"},
+     "http://testserver/twilio?t=1", "request", [],
+     ["X-Forwarded-Proto", "X-Forwarded-Host"]),
+    # a configured URL wins (a password in it is masked); the request's query is added
+    ({"WebhookUrl": "https://hook:pa55word@public.example/twilio"}, {},
+     "https://hook:***@public.example/twilio?t=1", "WebhookUrl", [], []),
+])
+def test_a_403_logs_the_url_checked_and_the_forwarded_headers(
+    caplog: pytest.LogCaptureFixture, settings: dict[str, str], headers: dict[str, str],
+    url: str, url_from: str, honoured: list[str], ignored: list[str],
+) -> None:
+    connector = sms_connector(settings={"AuthToken": TOKEN, **settings})
+    app = Starlette()
+    app.add_route("/twilio", webhook(connector), methods=["POST"])
+    with TestClient(app) as client, caplog.at_level(logging.WARNING,
+                                                    logger="ratatosk_contrib._webhook"):
+        # signed for a URL the server never sees
+        response = post(client, "/twilio?t=1", inbound(), token="not-" + TOKEN, headers=headers)
+    assert response.status_code == 403 and response.text == "invalid webhook signature"
+    record = _refusal(caplog)
+    assert (record.url, record.url_from) == (url, url_from)  # type: ignore[attr-defined]
+    assert record.forwarded_headers == honoured  # type: ignore[attr-defined]
+    assert record.forwarded_headers_ignored == ignored  # type: ignore[attr-defined]
+    assert record.provider == "twilio"  # type: ignore[attr-defined]
+    text = record.getMessage()
+    assert url in text and (", ".join(honoured) or "none") in text
+    assert TOKEN not in text + repr(record.__dict__)
+    assert "pa55word" not in text + repr(record.__dict__)

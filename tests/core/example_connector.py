@@ -23,6 +23,7 @@ from ratatosk import (
     ConnectorErrorCodes,
     ConnectorHealth,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -36,6 +37,7 @@ from ratatosk import (
     MessageSource,
     MessageStatus,
     MessagingErrorCodes,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -106,17 +108,17 @@ class KestrelSmsConnector(Connector):
     presets = {"SimpleSms": SIMPLE_SMS}
 
     # -- set-up: local only, from the validated parameters ---------------------------------
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         self._base = self.parameters["BaseUrl"].rstrip("/")
         self._headers = (
             ("Authorization", f"Bearer {self.parameters['ApiKey']}"),
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),
         )
-        return Result.ok(None)
+        return Ok(None)
 
     # -- flows: build a request, yield it, map the response ---------------------------------
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         assert message.receiver is not None  # the base validated the message against the schema
         body: dict[str, object] = {"to": message.receiver.address}
         if message.sender is not None:
@@ -130,26 +132,26 @@ class KestrelSmsConnector(Connector):
         response = yield HttpRequest("POST", f"{self._base}/v1/messages", self._headers,
                                      json.dumps(body).encode())
         if response.status_code != 201:
-            return Result.fail(_api_error(response, MessagingErrorCodes.SEND_MESSAGE_FAILED))
+            return Err(_api_error(response, MessagingErrorCodes.SEND_MESSAGE_FAILED))
         data = response.json()
-        return Result.ok(SendResult(message.id, data["id"], _status(data["status"]),
+        return Ok(SendResult(message.id, data["id"], _status(data["status"]),
                                     provider_status=data["status"]))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"{self._base}/v1/messages/{remote_id}", self._headers)
         if response.status_code != 200:
-            return Result.fail(_api_error(response, MessagingErrorCodes.MESSAGING_ERROR))
+            return Err(_api_error(response, MessagingErrorCodes.MESSAGING_ERROR))
         data = response.json()
-        return Result.ok(StatusUpdate(data["id"], _status(data["status"]), data["status"]))
+        return Ok(StatusUpdate(data["id"], _status(data["status"]), data["status"]))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self._base}/v1/health", self._headers)
         if response.status_code != 200:
-            return Result.fail(_api_error(response, MessagingErrorCodes.CONNECTION_FAILED))
-        return Result.ok(ConnectorHealth(is_healthy=True, state="ready"))
+            return Err(_api_error(response, MessagingErrorCodes.CONNECTION_FAILED))
+        return Ok(ConnectorHealth(is_healthy=True, state="ready"))
 
     # -- webhooks: pure parsing, no I/O -------------------------------------------------------
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         try:
             data = source.json_body()
             items = data if isinstance(data, list) else [data]
@@ -159,16 +161,16 @@ class KestrelSmsConnector(Connector):
                 for item in items
             ]
         except (InvalidSourceData, KeyError, TypeError) as exc:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                          f"not a Kestrel message webhook ({type(exc).__name__})"))
-        return Result.ok(ReceiveResult(tuple(messages)))
+        return Ok(ReceiveResult(tuple(messages)))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         try:
             data = source.json_body()
-            return Result.ok(StatusUpdate(data["id"], _status(data["status"]), data["status"]))
+            return Ok(StatusUpdate(data["id"], _status(data["status"]), data["status"]))
         except (InvalidSourceData, KeyError, TypeError) as exc:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                          f"not a Kestrel status webhook ({type(exc).__name__})"))
 
 

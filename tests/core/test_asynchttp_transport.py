@@ -1257,19 +1257,19 @@ async def test_the_connector_picks_its_transports(monkeypatch: pytest.MonkeyPatc
     _clear_proxy_variables(monkeypatch)
     settings = {"AccountSid": "AC" + "0" * 32, "AuthToken": "t"}
     default = _twilio(settings)
-    assert isinstance(default._create_async_transport(), AsyncioTransport)
-    assert isinstance(default._create_sync_transport(), StdlibSyncTransport)
+    assert isinstance(default.runtime.async_transport(), AsyncioTransport)
+    assert isinstance(default.runtime.sync_transport(), StdlibSyncTransport)
     mocked = _twilio(settings, http_transport=httpx.MockTransport(lambda r: httpx.Response(200)))
-    assert isinstance(mocked._create_async_transport(), HttpxAsyncTransport)
-    assert isinstance(mocked._create_sync_transport(), HttpxSyncTransport)
+    assert isinstance(mocked.runtime.async_transport(), HttpxAsyncTransport)
+    assert isinstance(mocked.runtime.sync_transport(), HttpxSyncTransport)
     monkeypatch.setenv("https_proxy", "http://proxy.example.test:3128")
     proxied_connector = _twilio(settings)
-    assert isinstance(proxied_connector._create_async_transport(), _ProxyRouter)
-    assert isinstance(proxied_connector._create_sync_transport(), _SyncProxyRouter)
+    assert isinstance(proxied_connector.runtime.async_transport(), _ProxyRouter)
+    assert isinstance(proxied_connector.runtime.sync_transport(), _SyncProxyRouter)
     given, given_sync = AsyncioTransport(), StdlibSyncTransport()
     injected = _twilio(settings, async_transport=given, sync_transport=given_sync)
-    assert injected._create_async_transport() is given
-    assert injected._create_sync_transport() is given_sync
+    assert injected.runtime.async_transport() is given
+    assert injected.runtime.sync_transport() is given_sync
     assert isinstance(given_sync, SyncTransport)
     for connector in (default, mocked, proxied_connector, injected):
         await connector.shutdown()
@@ -1285,7 +1285,7 @@ async def test_a_twilio_connector_over_the_default_transport_against_the_sandbox
         try:
             sent = await connector.send_message(_sms())
             assert sent.is_success, sent.error
-            assert isinstance(connector._async_transport, AsyncioTransport)
+            assert isinstance(connector.runtime.async_transport(), AsyncioTransport)
             status = await connector.get_message_status(sent.data.remote_message_id)
             assert status.is_success, status.error
             assert status.data.status is MessageStatus.DELIVERED
@@ -1303,7 +1303,7 @@ async def test_a_twilio_connector_over_the_default_transport_against_the_sandbox
             assert len(sids) == count
             stored = sandbox.get_message(seen[1999].result.data.remote_message_id)
             assert stored is not None and stored.body == "batch #1999"
-            pools = connector._async_transport._pools
+            pools = connector.runtime.async_transport()._pools
             assert sum(len(pool.idle) for pool in pools.values()) <= 64
         finally:
             await connector.shutdown()
@@ -1317,7 +1317,7 @@ def test_a_blocking_twilio_connector_over_the_default_transport_against_the_sand
         try:
             sent = connector.send_message(_sms())
             assert sent.is_success, sent.error
-            assert isinstance(connector.connector._sync_transport, StdlibSyncTransport)
+            assert isinstance(connector.connector.runtime.sync_transport(), StdlibSyncTransport)
             status = connector.get_message_status(sent.data.remote_message_id)
             assert status.is_success and status.data.status is MessageStatus.DELIVERED
             results = list(connector.send_batch((_sms(f"b{i}") for i in range(300)),

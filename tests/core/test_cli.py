@@ -17,7 +17,7 @@ import pytest
 import ratatosk
 from ratatosk import ChannelSchema, hookimpl
 from ratatosk import _cli as cli
-from ratatosk import _plugins as plugins
+from ratatosk.plugins import _manager as plugins
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "ratatosk-acme" / "src"))
 

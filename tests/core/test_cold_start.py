@@ -58,8 +58,8 @@ def test_import_ratatosk_loads_no_http_client(after_import: set[str]) -> None:
 def test_import_ratatosk_loads_no_entry_points_and_no_provider(after_import: set[str]) -> None:
     assert _loaded(after_import, "importlib_metadata", "importlib.metadata") == []
     assert _loaded(after_import, "ratatosk_twilio") == []
-    assert "ratatosk._plugins" not in after_import
-    assert "ratatosk._connector" not in after_import
+    assert "ratatosk.plugins" not in after_import
+    assert "ratatosk.connector" not in after_import
 
 
 def test_import_ratatosk_loads_no_command_line(after_import: set[str]) -> None:

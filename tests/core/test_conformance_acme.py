@@ -17,6 +17,7 @@ from ratatosk import (
     ChannelSchema,
     ConnectionSettings,
     Connector,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -24,6 +25,7 @@ from ratatosk import (
     MessageBuilder,
     MessageSource,
     MessageStatus,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -109,15 +111,15 @@ class LeakyRepr(AcmeSmsConnector):
 
 
 class LogsSecrets(AcmeSmsConnector):
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         logging.getLogger("acme.debug").debug("using key %s", self.parameters["ApiKey"])
-        return super()._do_initialize()
+        return super().setup()
 
 
 class EchoesSecretInErrors(AcmeSmsConnector):
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         response = yield HttpRequest("POST", f"{self._base}/v1/fail")
-        return Result(error=ErrorInfo(
+        return Err(ErrorInfo(
             code="SEND_MESSAGE_FAILED",
             message=f"HTTP {response.status_code} with key {self.parameters['ApiKey']}"))
 
@@ -133,8 +135,8 @@ class DeclaresUnimplemented(Connector):
     default_schema = ACME_SMS
     presets: ClassVar[Mapping[str, ChannelSchema]] = {}
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
-        return Result(error=ErrorInfo(code="SEND_MESSAGE_FAILED", message="never"))
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        return Err(ErrorInfo(code="SEND_MESSAGE_FAILED", message="never"))
         yield  # a flow
 
 
@@ -148,25 +150,25 @@ class MisnamedPreset(AcmeSmsConnector):
 
 
 class CrashesOnBadWebhooks(AcmeSmsConnector):
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         payload = json.loads(source.body)  # raises on a malformed body
-        return super()._do_receive_messages(MessageSource.json(payload))
+        return super().parse_messages(MessageSource.json(payload))
 
 
 class NoRemoteId(AcmeSmsConnector):
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
-        result = yield from super()._do_send_message(message)
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        result = yield from super().send_message_flow(message)
         if result.data is None:
             return result
-        return Result(data=SendResult(message.id, None, result.data.status))
+        return Ok(SendResult(message.id, None, result.data.status))
 
 
 class WrongStatusMapping(AcmeSmsConnector):
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
-        result = super()._do_receive_message_status(source)
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+        result = super().parse_message_status(source)
         if result.data is None:
             return result
-        return Result(data=StatusUpdate(result.data.remote_message_id, MessageStatus.UNKNOWN))
+        return Ok(StatusUpdate(result.data.remote_message_id, MessageStatus.UNKNOWN))
 
 
 def test_kit_catches_a_secret_in_repr() -> None:

@@ -22,7 +22,7 @@ from ratatosk import (
     MessagingErrorCodes,
     hookimpl,
 )
-from ratatosk import _plugins as plugins
+from ratatosk.plugins import _manager as plugins
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "ratatosk-acme" / "src"))
 

@@ -30,6 +30,7 @@ from ratatosk import (
     ConnectorHealth,
     ConnectorState,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -41,6 +42,7 @@ from ratatosk import (
     MessageStatus,
     MessagingError,
     MessagingErrorCodes,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -48,7 +50,7 @@ from ratatosk import (
     StatusUpdate,
     hookimpl,
 )
-from ratatosk._connector import (
+from ratatosk.connector import (
     CAPABILITY_METHODS,
     COMMON_DEFAULTS,
     OPERATION_CAPABILITIES,
@@ -100,14 +102,14 @@ class Probe(Connector):
         if self.raise_in == where:
             raise RuntimeError(f"boom in {where} with {TOKEN}")
 
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         self.calls.append("initialize")
         self.seen_states.append(self.state)
         self._maybe_raise("initialize")
         self.base = self.parameters["BaseUrl"]
-        return self.init_result or Result.ok(None)
+        return self.init_result or Ok(None)
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         self._maybe_raise("send")
         assert message.receiver is not None
         body = json.dumps({"to": message.receiver.address, "text": message.text}).encode()
@@ -115,36 +117,36 @@ class Probe(Connector):
                                      (("Authorization", self.parameters["Token"]),), body)
         self._maybe_raise("send-response")
         if response.status_code != 201:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.SEND_MESSAGE_FAILED,
+            return Err(ErrorInfo(MessagingErrorCodes.SEND_MESSAGE_FAILED,
                                          f"HTTP {response.status_code}",
                                          retryable=response.status_code in (429, 503)))
         data = response.json()
-        return Result.ok(SendResult(message.id, data["id"], MessageStatus.QUEUED))
+        return Ok(SendResult(message.id, data["id"], MessageStatus.QUEUED))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         self._maybe_raise("status")
         response = yield HttpRequest("GET", f"{self.base}/messages/{remote_id}")
-        return Result.ok(StatusUpdate(remote_id, MessageStatus(response.json()["status"])))
+        return Ok(StatusUpdate(remote_id, MessageStatus(response.json()["status"])))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self.base}/health")
         if response.status_code != 200:
-            return Result.fail(ErrorInfo(MessagingErrorCodes.CONNECTION_FAILED, "unhealthy"))
-        return Result.ok(ConnectorHealth(True, "ready"))
+            return Err(ErrorInfo(MessagingErrorCodes.CONNECTION_FAILED, "unhealthy"))
+        return Ok(ConnectorHealth(True, "ready"))
 
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         self._maybe_raise("receive")
         items = source.json_body()
-        return Result.ok(ReceiveResult(tuple(
+        return Ok(ReceiveResult(tuple(
             MessageBuilder().with_id(i["id"]).from_phone(i["from"]).to_phone(i["to"])
             .with_text(i["text"]).build() for i in items)))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         self._maybe_raise("receive-status")
         data = source.json_body()
-        return Result.ok(StatusUpdate(data["id"], MessageStatus(data["status"])))
+        return Ok(StatusUpdate(data["id"], MessageStatus(data["status"])))
 
-    def _do_shutdown(self) -> None:
+    def teardown(self) -> None:
         self.calls.append("shutdown")
         self.seen_states.append(self.state)
 
@@ -227,7 +229,7 @@ async def test_every_settings_problem_is_reported_and_the_state_is_error() -> No
     fields = {issue.field for issue in result.error.issues}
     assert {"Token", "Timeout", "Bogus", "MaxRetries"} <= fields
     assert state_of(c) is ConnectorState.ERROR
-    assert c.calls == []  # _do_initialize never ran
+    assert c.calls == []  # setup never ran
     # operations return the initialization error, without I/O
     sent = await c.send_message(msg())
     assert sent.error == result.error
@@ -261,7 +263,7 @@ async def test_settings_may_be_a_string_a_mapping_or_connection_settings() -> No
 
 async def test_do_initialize_failures_leave_the_state_error_and_can_be_retried() -> None:
     c = probe()
-    c.init_result = Result.fail(ErrorInfo(MessagingErrorCodes.MISSING_CREDENTIALS, "no key"))
+    c.init_result = Err(ErrorInfo(MessagingErrorCodes.MISSING_CREDENTIALS, "no key"))
     result = await c.initialize()
     assert result.error is not None and result.error.code == MessagingErrorCodes.MISSING_CREDENTIALS
     assert state_of(c) is ConnectorState.ERROR
@@ -306,7 +308,7 @@ async def test_the_first_operation_initializes_lazily() -> None:
 async def test_shutdown_is_idempotent_and_closes_only_what_it_created() -> None:
     c = probe()
     assert (await c.send_message(msg())).is_success
-    created = c._async_transport
+    created = c.runtime.async_transport()
     assert created is not None
     assert (await c.shutdown()).is_success
     assert state_of(c) is ConnectorState.SHUTDOWN
@@ -372,9 +374,9 @@ async def test_async_with_initializes_and_shuts_down() -> None:
 
 def test_reentrant_initialize_from_do_initialize_is_an_error() -> None:
     class Reentrant(Probe):
-        def _do_initialize(self) -> Result[None]:
+        def setup(self) -> Result[None]:
             self.inner = self.blocking().send_message(msg())
-            return Result.ok(None)
+            return Ok(None)
 
     c = Reentrant(None, {"Token": TOKEN}, http_transport=httpx.MockTransport(Api()),
                   plugin_manager=fresh_pm())
@@ -435,8 +437,8 @@ def test_implemented_capabilities_reports_the_overridden_do_methods() -> None:
     class SendOnly(Connector):
         default_schema = PROBE
 
-        def _do_send_message(self, message: Message) -> Flow[SendResult]:
-            return Result.ok(SendResult(message.id, None, MessageStatus.SENT))
+        def send_message_flow(self, message: Message) -> Flow[SendResult]:
+            return Ok(SendResult(message.id, None, MessageStatus.SENT))
             yield
 
     assert SendOnly.implemented_capabilities() == ChannelCapability.SEND_MESSAGES
@@ -557,7 +559,7 @@ async def test_exceptions_in_provider_code_become_operation_specific_errors() ->
 
 async def test_a_flow_that_returns_something_else_than_a_result_is_an_error() -> None:
     class Sloppy(Probe):
-        def _do_send_message(self, message: Message) -> Flow[SendResult]:
+        def send_message_flow(self, message: Message) -> Flow[SendResult]:
             yield HttpRequest("POST", "http://probe.test/messages")
             return "ok"  # type: ignore[return-value]
 
@@ -795,7 +797,7 @@ async def test_receive_hooks_see_each_message_and_status_update() -> None:
 async def test_without_a_plugin_manager_the_global_one_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ratatosk import _plugins
+    from ratatosk import plugins as _plugins
 
     monkeypatch.setenv("RATATOSK_DISABLE_PLUGINS", "1")
     _plugins.reset_plugin_manager()
@@ -985,7 +987,8 @@ def test_public_names_are_exported_lazily() -> None:
 
 def test_every_lifecycle_code_the_base_raises_is_asserted_by_these_tests() -> None:
     here = Path(__file__).resolve()
-    source = (here.parents[2] / "core" / "src" / "ratatosk" / "_connector.py").read_text()
+    package = here.parents[2] / "core" / "src" / "ratatosk" / "connector"
+    source = "".join(p.read_text() for p in package.glob("*.py"))
     raised = set(re.findall(r"ConnectorErrorCodes\.([A-Z_]+)", source))
     assert raised <= set(ConnectorErrorCodes.all_codes())
     tests = "".join(p.read_text() for p in here.parent.glob("test_connector*.py"))

@@ -34,7 +34,7 @@ from ratatosk import (
     MessageBuilder,
     MessageContentType,
     MessageStatus,
-    Result,
+    Ok,
     SendResult,
     TextContent,
     hookimpl,
@@ -55,12 +55,12 @@ class Bulk(Connector):
 
     default_schema = BULK
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         text = message.text or ""
         if text == "raise":
             raise RuntimeError("flow bug")
         yield HttpRequest("POST", "http://bulk.test/send", content=text.encode())
-        return Result.ok(SendResult(message.id, text, MessageStatus.SENT))
+        return Ok(SendResult(message.id, text, MessageStatus.SENT))
 
 
 class Gate:

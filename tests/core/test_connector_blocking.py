@@ -26,6 +26,7 @@ from ratatosk import (
     ConnectorHealth,
     ConnectorState,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -35,6 +36,7 @@ from ratatosk import (
     MessageSource,
     MessageStatus,
     MessagingErrorCodes,
+    Ok,
     ReceiveResult,
     Result,
     SendResult,
@@ -59,44 +61,44 @@ class Twin(Connector):
     default_schema = TWIN
     initializations = 0
 
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         with _count_lock:
             type(self).initializations += 1
-        return Result.ok(None)
+        return Ok(None)
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         assert message.receiver is not None
         body = json.dumps({"to": message.receiver.address, "text": message.text}).encode()
         response = yield HttpRequest("POST", "http://twin.test/messages", content=body)
         if response.status_code != 201:
             header = response.header("retry-after")
-            return Result.fail(ErrorInfo(
+            return Err(ErrorInfo(
                 MessagingErrorCodes.RATE_LIMITED if response.status_code == 429
                 else MessagingErrorCodes.INVALID_RECIPIENT,
                 f"HTTP {response.status_code}", provider_code=str(response.status_code),
                 retryable=response.status_code == 429,
                 retry_after=float(header) if header else None))
-        return Result.ok(SendResult(message.id, response.json()["id"], MessageStatus.QUEUED,
+        return Ok(SendResult(message.id, response.json()["id"], MessageStatus.QUEUED,
                                     provider_status="queued"))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"http://twin.test/messages/{remote_id}")
-        return Result.ok(StatusUpdate(remote_id, MessageStatus.SENT, response.json()["status"]))
+        return Ok(StatusUpdate(remote_id, MessageStatus.SENT, response.json()["status"]))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         yield HttpRequest("GET", "http://twin.test/health")
-        return Result.ok(ConnectorHealth(True, "ready", latency_ms=1.0))
+        return Ok(ConnectorHealth(True, "ready", latency_ms=1.0))
 
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         data = source.json_body()
-        return Result.ok(ReceiveResult((MessageBuilder().with_id(data["id"])
+        return Ok(ReceiveResult((MessageBuilder().with_id(data["id"])
                                         .to_phone(data["to"]).with_text(data["text"]).build(),)))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         if source.body == b"bad":
-            return Result.fail(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA, "bad"))
+            return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA, "bad"))
         data = source.json_body()
-        return Result.ok(StatusUpdate(data["id"], MessageStatus.DELIVERED, "delivered"))
+        return Ok(StatusUpdate(data["id"], MessageStatus.DELIVERED, "delivered"))
 
 
 _count_lock = threading.Lock()
@@ -255,7 +257,7 @@ def test_with_initializes_and_closes_the_transport_it_created() -> None:
     with c.blocking() as b:
         assert b.state is ConnectorState.READY
         assert b.send_message(msg("x")).is_success
-        client = c._sync_transport._client  # type: ignore[union-attr]
+        client = c.runtime.sync_transport()._client  # type: ignore[attr-defined]
     assert c.state is ConnectorState.SHUTDOWN
     assert client.is_closed
     assert b.shutdown().is_success  # idempotent

@@ -11,10 +11,12 @@ from ratatosk import (
     BatchSendResult,
     ConnectorErrorCodes,
     ConnectorHealth,
+    Err,
     ErrorInfo,
     MessageStatus,
     MessagingError,
     MessagingErrorCodes,
+    Ok,
     ReceiveResult,
     Result,
     SendResult,
@@ -75,19 +77,19 @@ def test_error_info_defaults_and_text() -> None:
 
 def test_result_ok_and_fail() -> None:
     sent = SendResult("m1", "SM1", MessageStatus.QUEUED)
-    ok = Result.ok(sent)
+    ok = Ok(sent)
     assert ok.is_success and not ok.is_failure
     assert ok.data is sent and ok.error is None
     assert ok.unwrap() is sent
     error = ErrorInfo("SEND_MESSAGE_FAILED", "nope")
-    failed: Result[SendResult] = Result.fail(error)
+    failed: Result[SendResult] = Err(error)
     assert failed.is_failure and not failed.is_success
     assert failed.data is None and failed.error is error
     assert "SEND_MESSAGE_FAILED" in repr(failed) and "SM1" in repr(ok)
 
 
 def test_ok_none_is_a_success() -> None:
-    result: Result[None] = Result.ok(None)
+    result: Result[None] = Ok(None)
     assert result.is_success
     assert result.unwrap() is None
 
@@ -96,7 +98,7 @@ def test_unwrap_raises_messaging_error_with_the_error() -> None:
     error = ErrorInfo(MessagingErrorCodes.RATE_LIMITED, "slow down", retryable=True,
                       retry_after=2.0)
     with pytest.raises(MessagingError) as info:
-        Result.fail(error).unwrap()
+        Err(error).unwrap()
     assert info.value.error is error
     assert info.value.code == "RATE_LIMITED"
     assert str(info.value) == str(error)
@@ -123,9 +125,9 @@ def test_result_data_classes() -> None:
     sent = SendResult("m1", None, MessageStatus.SENT)
     assert sent.timestamp.tzinfo is timezone.utc
     assert sent.additional_data == {} and sent.provider_status is None
-    batch = BatchSendResult(3, "m1", Result.ok(sent))
+    batch = BatchSendResult(3, "m1", Ok(sent))
     assert batch.is_success
-    assert not BatchSendResult(0, "m", Result.fail(ErrorInfo("X", "x"))).is_success
+    assert not BatchSendResult(0, "m", Err(ErrorInfo("X", "x"))).is_success
     update = StatusUpdate("SM1", MessageStatus.DELIVERED)
     assert update.error is None and update.price is None
     assert (datetime.now(timezone.utc) - update.timestamp).total_seconds() < 60

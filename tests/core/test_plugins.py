@@ -26,7 +26,7 @@ from ratatosk import (
     StatusUpdate,
     hookimpl,
 )
-from ratatosk import _plugins as plugins
+from ratatosk.plugins import _manager as plugins
 
 ACME_SRC = Path(__file__).resolve().parents[1] / "plugins" / "ratatosk-acme" / "src"
 sys.path.insert(0, str(ACME_SRC))
@@ -79,7 +79,7 @@ def test_import_ratatosk_loads_no_plugin() -> None:
             "if m.startswith(('ratatosk', 'importlib_metadata'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
-    assert "ratatosk._plugins" not in out
+    assert "ratatosk.plugins" not in out
     assert "ratatosk_twilio" not in out
     assert "importlib_metadata" not in out
     assert "'ratatosk'" in out

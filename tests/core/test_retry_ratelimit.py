@@ -21,6 +21,7 @@ from ratatosk import (
     ChannelSchema,
     Connector,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -30,6 +31,7 @@ from ratatosk import (
     MessageContentType,
     MessageStatus,
     MessagingErrorCodes,
+    Ok,
     Result,
     SendResult,
     StatusUpdate,
@@ -204,13 +206,13 @@ class Flaky(Connector):
     default_schema = SCHEMA
     flow_starts = 0
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         self.flow_starts += 1
         response = yield HttpRequest("POST", "http://flaky.test/send")
         if response.status_code == 201:
-            return Result.ok(SendResult(message.id, "R", MessageStatus.SENT))
+            return Ok(SendResult(message.id, "R", MessageStatus.SENT))
         header = response.header("retry-after")
-        return Result.fail(ErrorInfo(
+        return Err(ErrorInfo(
             MessagingErrorCodes.RATE_LIMITED if response.status_code == 429
             else MessagingErrorCodes.SEND_MESSAGE_FAILED,
             f"HTTP {response.status_code}",
@@ -219,12 +221,12 @@ class Flaky(Connector):
             retry_after=float(header) if header else None,
         ))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"http://flaky.test/status/{remote_id}")
         if response.status_code not in (200, 201):
-            return Result.fail(ErrorInfo(MessagingErrorCodes.MESSAGING_ERROR, "no",
+            return Err(ErrorInfo(MessagingErrorCodes.MESSAGING_ERROR, "no",
                                          retryable=response.status_code == 503))
-        return Result.ok(StatusUpdate(remote_id, MessageStatus.DELIVERED))
+        return Ok(StatusUpdate(remote_id, MessageStatus.DELIVERED))
 
 
 class Script:

@@ -19,6 +19,7 @@ from ratatosk import (
     Content,
     Endpoint,
     EndpointType,
+    Err,
     ErrorInfo,
     HtmlContent,
     JsonContent,
@@ -31,6 +32,7 @@ from ratatosk import (
     MessagingError,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
     ReceiveResult,
     Result,
     SendResult,
@@ -164,17 +166,17 @@ def test_unserializable_property_fails_with_serialization_error(bad: Any) -> Non
 def test_results_round_trip_with_their_data_type() -> None:
     sent = SendResult("m1", "SM123", MessageStatus.QUEUED, T0, "queued",
                       {"price": Decimal("-0.0075"), "segments": 2})
-    ok: Result[SendResult] = Result.ok(sent)
+    ok: Result[SendResult] = Ok(sent)
     data = unstructure(ok)
     assert data["error"] is None and data["data"]["status"] == "queued"
     assert data["data"]["timestamp"] == "2024-05-01T12:30:15.123456+00:00"
     assert through_json(ok, Result[SendResult]) == ok
-    none_result: Result[None] = Result.ok(None)
+    none_result: Result[None] = Ok(None)
     assert through_json(none_result, Result[None]) == none_result
     update = StatusUpdate("SM123", MessageStatus.DELIVERED, "delivered", T0, "m1", None,
                           Decimal("-0.0075"), "USD", 2, T0, T0, T0, {"x": [1]})
     assert unstructure(update)["price"] == "-0.0075"
-    assert through_json(Result.ok(update), Result[StatusUpdate]) == Result.ok(update)
+    assert through_json(Ok(update), Result[StatusUpdate]) == Ok(update)
 
 
 def test_error_results_round_trip_with_issues_and_details() -> None:
@@ -188,7 +190,7 @@ def test_error_results_round_trip_with_issues_and_details() -> None:
         issues=[ValidationIssue("receiver", "missing", "required")],
         details={"more_info": "https://example.com/21211", "attempts": 3},
     )
-    failed: Result[SendResult] = Result.fail(error)
+    failed: Result[SendResult] = Err(error)
     again = through_json(failed, Result[SendResult])
     assert again == failed
     assert again.error is not None and again.error.issues[0].code == "required"
@@ -199,14 +201,14 @@ def test_error_results_round_trip_with_issues_and_details() -> None:
 
 
 def test_unparameterized_result_reads_data_as_plain_json() -> None:
-    result = Result.ok({"a": Decimal("1.5")})
+    result = Ok({"a": Decimal("1.5")})
     assert structure(json.loads(json.dumps(unstructure(result))), Result) == result
 
 
 def test_batch_and_receive_results_round_trip() -> None:
     batch = [
-        BatchSendResult(0, "m0", Result.ok(SendResult("m0", "SM0", MessageStatus.SENT, T0))),
-        BatchSendResult(1, "m1", Result.fail(ErrorInfo("RATE_LIMITED", "slow down",
+        BatchSendResult(0, "m0", Ok(SendResult("m0", "SM0", MessageStatus.SENT, T0))),
+        BatchSendResult(1, "m1", Err(ErrorInfo("RATE_LIMITED", "slow down",
                                                         retryable=True))),
     ]
     for item in batch:
@@ -218,7 +220,7 @@ def test_batch_and_receive_results_round_trip() -> None:
     ]
     received = ReceiveResult(messages, False, {"AccountSid": "AC1"})
     assert through_json(received, ReceiveResult) == received
-    assert through_json(Result.ok(received), Result[ReceiveResult]) == Result.ok(received)
+    assert through_json(Ok(received), Result[ReceiveResult]) == Ok(received)
 
 
 def test_endpoint_round_trip() -> None:
@@ -365,5 +367,5 @@ def test_any_message_round_trips_through_json(message: Message) -> None:
 
 @given(st.dictionaries(keys, values, max_size=4))
 def test_any_additional_data_round_trips(extra: dict[str, Any]) -> None:
-    result = Result.ok(SendResult("m", "r", MessageStatus.SENT, T0, None, extra))
+    result = Ok(SendResult("m", "r", MessageStatus.SENT, T0, None, extra))
     assert through_json(result, Result[SendResult]) == result

@@ -2,15 +2,21 @@
 
 A signed POST (from the sandbox) is accepted, a tampered one is refused with 403, a replay is
 handled once, and a request through a TLS-terminating proxy (X-Forwarded-Proto https in front of
-plain http) is accepted only by the endpoint whose connector trusts the proxy.
+plain http) is accepted only by the endpoint whose connector trusts the proxy. The seed webhook
+example runs the way its docstring says (``uvicorn seed_webhook_fastapi:app``).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ratatosk import Message
-from ratatosk_contrib.starlette import twilio_webhook
+from ratatosk_contrib.starlette import webhook
 from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio.sandbox import TwilioSandbox
 from ratatosk_twilio.signature import compute_signature
@@ -29,6 +35,7 @@ from ratatosk_twilio.twiml import TwiML
 pytestmark = pytest.mark.slow
 
 FORM = "application/x-www-form-urlencoded"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Inbox:
@@ -73,15 +80,20 @@ def server(sandbox: TwilioSandbox, inbox: Inbox) -> Iterator[str]:
     direct = TwilioSmsConnector(settings=settings)
     proxied = TwilioSmsConnector(settings={**settings, "TrustForwardedHeaders": "true"})
     app = FastAPI()
-    app.add_route("/twilio", twilio_webhook(direct, on_message=inbox.handler("direct")),
+    app.add_route("/twilio", webhook(direct, on_message=inbox.handler("direct")),
                   methods=["POST"])
-    app.add_route("/proxied", twilio_webhook(proxied, on_message=inbox.handler("proxied")),
+    app.add_route("/proxied", webhook(proxied, on_message=inbox.handler("proxied")),
                   methods=["POST"])
-    port = _free_port()
     # proxy_headers=False: uvicorn itself must not rewrite the scheme from X-Forwarded-Proto
     # (it trusts 127.0.0.1 by default); the connector's TrustForwardedHeaders decides.
+    yield from _serve(app, proxy_headers=False)
+
+
+def _serve(app: Any, **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            proxy_headers=False, lifespan="off")
+                            lifespan="off", **options)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name="uvicorn-e2e", daemon=True)
     thread.start()
@@ -157,3 +169,85 @@ def test_through_a_tls_terminating_proxy(
     assert response.status_code == (200 if accepted else 403)
     name = "proxied" if accepted else "direct"
     assert (sid in inbox.ids(name)) is accepted
+
+
+@pytest.mark.parametrize(("cwd", "target"), [
+    ("examples", "seed_webhook_fastapi:app"),  # as the example's docstring says
+    (".", "examples.seed_webhook_fastapi:app"),  # from the repository's root
+])
+def test_the_seed_webhook_example_runs_under_uvicorn(cwd: str, target: str) -> None:
+    token = "seed-example-token-0001"
+    port = _free_port()
+    env = {**os.environ, "TWILIO_ACCOUNT_SID": "AC" + "4" * 32, "TWILIO_AUTH_TOKEN": token}
+    env.pop("PYTHONPATH", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT / cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.communicate()[0].decode(errors="replace")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+        params = [("MessageSid", "SM" + "3" * 32), ("AccountSid", "AC" + "4" * 32),
+                  ("From", "+14155550100"), ("To", "+15005550006"), ("Body", "seed"),
+                  ("NumMedia", "0")]
+        headers = {"Content-Type": FORM,
+                   "X-Twilio-Signature": compute_signature(token, url, params)}
+        response = httpx.post(url, content=urlencode(params), headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/xml")
+        assert response.text == TwiML.EMPTY.body
+        tampered = [*params[:4], ("Body", "changed"), params[5]]
+        refused = httpx.post(url, content=urlencode(tampered), headers=headers)
+        assert refused.status_code == 403
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
+            process.kill()
+            process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def proxied_server(sandbox: TwilioSandbox) -> Iterator[str]:
+    """uvicorn with --proxy-headers for a proxy at 127.0.0.1 (its defaults), and a connector that
+    does not trust forwarded headers itself."""
+    connector = TwilioSmsConnector(settings={"AccountSid": sandbox.account_sid,
+                                             "AuthToken": sandbox.auth_token})
+    app = FastAPI()
+    app.add_route("/twilio", webhook(connector), methods=["POST"])
+    yield from _serve(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+
+
+def test_uvicorn_proxy_headers_take_the_scheme_but_not_the_host(
+    proxied_server: str, sandbox: TwilioSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What docs/webhooks.md says: uvicorn honours X-Forwarded-Proto, not X-Forwarded-Host;
+    the 403 log shows the URL checked."""
+    public = "https://hooks.example.com/twilio"
+    params = [("MessageSid", "SM" + "2" * 32), ("From", "+14155550100"),
+              ("To", "+15005550006"), ("Body", "via proxy"), ("NumMedia", "0")]
+    signature = compute_signature(sandbox.auth_token, public, params)
+    forwarded = {"Content-Type": FORM, "X-Twilio-Signature": signature,
+                 "X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com"}
+    with caplog.at_level(logging.WARNING, logger="ratatosk_contrib._webhook"):
+        # the proxy rewrote Host: X-Forwarded-Host alone does not make uvicorn use the public host
+        refused = httpx.post(proxied_server + "/twilio", content=urlencode(params),
+                             headers={**forwarded, "Host": "internal:8000"})
+    assert refused.status_code == 403
+    [record] = [r for r in caplog.records if getattr(r, "http_status", None) == 403]
+    assert record.url == "https://internal:8000/twilio"  # type: ignore[attr-defined]
+    assert record.forwarded_headers_ignored == [  # type: ignore[attr-defined]
+        "X-Forwarded-Proto", "X-Forwarded-Host"]
+    # the proxy passes the public Host through: uvicorn's scheme + Host make the public URL
+    accepted = httpx.post(proxied_server + "/twilio", content=urlencode(params),
+                          headers={**forwarded, "Host": "hooks.example.com"})
+    assert accepted.status_code == 200

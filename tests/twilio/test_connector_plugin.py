@@ -33,7 +33,7 @@ def test_entry_point_names_the_plugin_module() -> None:
 def test_registry_finds_both_connectors_sms_by_default() -> None:
     assert ratatosk.get_connector_class("twilio/sms") is TwilioSmsConnector
     assert ratatosk.get_connector_class("twilio/whatsapp") is TwilioWhatsAppConnector
-    from ratatosk._plugins import get_registry
+    from ratatosk.plugins import get_registry
 
     assert get_registry().default_for("twilio") is TwilioSmsConnector
 

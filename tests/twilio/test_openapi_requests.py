@@ -34,7 +34,6 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-
 MESSAGES_SPEC: dict[str, Any] = json.loads(
     reference_file("twilio_messages_openapi.json").read_text(encoding="utf-8"))
 

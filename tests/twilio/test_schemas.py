@@ -23,7 +23,6 @@ from ratatosk import (
 )
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
 
-
 SPEC = json.loads(reference_file("twilio_messages_openapi.json").read_text())
 CREATE = SPEC["paths"]["/2010-04-01/Accounts/{AccountSid}/Messages.json"]["post"][
     "requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]

@@ -30,14 +30,17 @@ from ratatosk import (
     Result,
     StatusUpdate,
     TextContent,
+    WebhookKind,
+    WebhookReply,
     hookimpl,
 )
-from ratatosk._connector import Connector
 from ratatosk._dedup import InMemoryDeduplicationStore
+from ratatosk.connector import Connector
 from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector
 from ratatosk_twilio._status import TWILIO_STATUSES, map_twilio_status
 from ratatosk_twilio._webhooks import classify_webhook, resolve_public_url
 from ratatosk_twilio.signature import body_sha256, compute_signature
+from ratatosk_twilio.twiml import TwiML
 
 TOKEN = "primary-auth-token-0001"
 OLD_TOKEN = "previous-auth-token-0002"
@@ -520,6 +523,69 @@ def test_classify_webhook() -> None:
     assert classify_webhook(status()) == "status"
     assert classify_webhook(status("received")) == "status"
     assert classify_webhook([("MessageSid", SID)]) == "message"
+
+
+@pytest.mark.parametrize("cls", [TwilioSmsConnector, TwilioWhatsAppConnector])
+def test_the_connectors_classify_webhooks_for_the_web_endpoints(
+    make: Callable[..., Connector], cls: type[Connector]
+) -> None:
+    connector = make(cls)
+    form = "application/x-www-form-urlencoded"
+    assert connector.classify_webhook(MessageSource(urlencode(inbound()), form)) \
+        is WebhookKind.MESSAGE
+    assert connector.classify_webhook(MessageSource(urlencode(status()), form)) \
+        is WebhookKind.STATUS
+    # a GET webhook's fields are its query string
+    get = MessageSource(b"", "", method="GET", url=PUBLIC + "?" + urlencode(status("sent")))
+    assert connector.classify_webhook(get) is WebhookKind.STATUS
+    # not a readable form: a message, so that receive_messages answers with the right error
+    assert connector.classify_webhook(MessageSource(b"\xff=\xfe", form)) is WebhookKind.MESSAGE
+
+
+def test_the_connectors_answer_twiml(make: Callable[..., Connector]) -> None:
+    connector = make()
+    empty = connector.webhook_reply(WebhookKind.STATUS)
+    assert empty == WebhookReply(200, TwiML.EMPTY.encode(), "text/xml")
+    assert connector.webhook_reply(WebhookKind.MESSAGE, None) == empty
+    reply = connector.webhook_reply(WebhookKind.MESSAGE, TwiML.message("Hi & bye"))
+    assert reply.content_type == "text/xml" and b"<Message>Hi &amp; bye</Message>" in reply.body
+    assert connector.webhook_reply(WebhookKind.MESSAGE, "<Response/>").body == b"<Response/>"
+    assert connector.webhook_reply(WebhookKind.MESSAGE, b"<Response/>").body == b"<Response/>"
+    mine = WebhookReply(204, b"", "text/plain")
+    assert connector.webhook_reply(WebhookKind.MESSAGE, mine) is mine
+    with pytest.raises(TypeError, match="TwiML"):
+        connector.webhook_reply(WebhookKind.MESSAGE, 42)
+
+
+async def test_a_refused_signature_says_which_url_was_checked(
+    make: Callable[..., Connector]
+) -> None:
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com",
+               "X-Forwarded-Port": "not-a-port"}
+    source = signed(inbound(), token="wrong-token", request_url="http://internal:8000/twilio/sms",
+                    headers=headers)
+    result = await receive(make(TrustForwardedHeaders="true"), source)
+    assert result.error is not None and result.error.code == SIGNATURE
+    details = result.error.details
+    assert details["url"] == "https://hooks.example.com/twilio/sms"
+    assert details["url_from"] == "request"
+    assert details["forwarded_headers"] == ["X-Forwarded-Proto", "X-Forwarded-Host"]
+    assert details["forwarded_headers_ignored"] == ["X-Forwarded-Port"]
+    unsigned = await make(StatusCallback=PUBLIC).receive_message_status(
+        MessageSource.url_post(urlencode(status()), url="http://x/y?n=1",
+                               headers={"X-Forwarded-Host": "a.example"}))
+    assert unsigned.error is not None
+    assert unsigned.error.details == {
+        "reason": "missing", "url": PUBLIC + "?n=1", "url_from": "StatusCallback",
+        "forwarded_headers": [], "forwarded_headers_ignored": ["X-Forwarded-Host"],
+        "trust_forwarded_headers": False}
+    # the URL a kind of webhook is checked against, for the enum as for its string value
+    plain = MessageSource.url_post(b"", url="http://x/y")
+    connector = make(StatusCallback=PUBLIC)
+    assert (await connector.initialize()).is_success
+    for kind in (WebhookKind.STATUS, "status"):
+        assert connector.webhook_url(plain, kind) == PUBLIC
+    assert connector.webhook_url(plain, WebhookKind.MESSAGE) == "http://x/y"
 
 
 # -- status callbacks ---------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from ratatosk import (
     StatusUpdate,
     hookimpl,
 )
-from ratatosk._connector import BlockingConnector, Connector
 from ratatosk._dedup import InMemoryDeduplicationStore
+from ratatosk.connector import BlockingConnector, Connector
 from ratatosk_twilio import TwilioSmsConnector
 from ratatosk_twilio._webhooks import DEFAULT_MAX_WEBHOOK_BODY_SIZE
 from ratatosk_twilio.signature import compute_signature

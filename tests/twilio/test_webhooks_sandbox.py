@@ -26,7 +26,7 @@ from ratatosk import (
     Result,
     StatusUpdate,
 )
-from ratatosk._connector import BlockingConnector, Connector
+from ratatosk.connector import BlockingConnector, Connector
 from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector
 from ratatosk_twilio._webhooks import classify_webhook
 from ratatosk_twilio.sandbox import READ_TO, TwilioSandbox

@@ -1,152 +1,109 @@
-"""The framework-neutral core of the webhook adapters (Starlette/FastAPI, Flask, Django).
+"""The framework-neutral core of the webhook endpoints (Starlette/FastAPI, Flask, Django).
 
-An adapter turns the framework's request into a :class:`~ratatosk.MessageSource` (the full URL as
-requested, query included, every header, the raw body, capped), and hands it to a
-:class:`WebhookProcessor`, which
+It works for any connector and never branches on the provider. An adapter turns the framework's
+request into a :class:`~ratatosk.MessageSource` (the full URL as requested, query included, every
+header, the raw body, capped), and hands it to a :class:`WebhookProcessor`, which
 
-1. decides whether it is an inbound message or a status callback (:func:`classify_source`),
+1. asks ``connector.classify_webhook(source)`` whether it is an inbound message or a status
+   update (unless the endpoint's ``kind`` fixes it),
 2. calls ``connector.receive_messages(source)`` / ``connector.receive_message_status(source)``
-   (the connector validates the signature, parses, de-duplicates and fires the plugin hooks),
+   (the connector checks the signature, parses, de-duplicates and fires the plugin hooks),
 3. calls the application's handler (sync or async) once per new message / status update; a
    retried webhook (a duplicate) is answered without calling it again,
-4. answers with a :class:`WebhookResponse`: TwiML 200 (the handler's reply, or the empty
-   ``<Response/>``), 403 for a bad signature, 400 for malformed data, 413 for an oversized body,
-   500 when the handler raised (logged; the webhook's de-duplication key is forgotten so the
-   provider's retry is processed again) or the connector failed unexpectedly.
+4. answers with ``connector.webhook_reply(kind, reply)`` (the provider decides the body; an
+   empty 200 by default), or with a neutral plain-text error: 403 for a bad
+   signature, 400 for malformed data, 413 for an oversized body, 500 when the handler raised
+   (logged; the webhook's de-duplication key is forgotten so the provider's retry is processed
+   again) or the connector failed.
+
+The steps are written once, as a generator of calls (:meth:`WebhookProcessor._steps`); the async
+and the blocking driver only differ in how they make a call.
+
+Logging (logger ``ratatosk_contrib._webhook``): every outcome is one record with structured
+fields in ``extra`` (``webhook_kind``, ``provider``, ``message_id``, ``remote_message_id``,
+``message_status``, ``provider_status``, ``http_status``, ``error_code``, ``provider_code``; for a
+403 also ``url``, ``url_from``, ``forwarded_headers``, ``forwarded_headers_ignored``). Bodies,
+headers, form fields and settings are never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, Literal, TypeVar
 
 from attrs import define, field, frozen
 
-from ratatosk import ErrorInfo, Message, MessageSource, MessagingErrorCodes, Result, StatusUpdate
+from ratatosk import (
+    ErrorInfo,
+    Message,
+    MessageSource,
+    MessagingErrorCodes,
+    Result,
+    StatusUpdate,
+    WebhookKind,
+    WebhookReply,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
-    "EMPTY_TWIML",
     "BodyTooLarge",
     "MessageHandler",
     "StatusHandler",
     "WebhookKindOption",
     "WebhookProcessor",
-    "WebhookResponse",
     "check_content_length",
-    "classify_source",
+    "too_large",
 ]
 
-logger = logging.getLogger("ratatosk_contrib.webhook")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DEFAULT_MAX_BODY_SIZE = 64 * 1024
 """Bodies larger than this are answered 413 without being read to the end."""
 
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-TWIML_CONTENT_TYPE = "text/xml"
-
 MessageHandler = Callable[[Message], Any]
-"""Called with each new inbound message; may be async; may return a TwiML reply (or None)."""
+"""Called with each new inbound message; may be async; its return value is handed to
+``connector.webhook_reply`` (e.g. the reply text the provider should send back)."""
 StatusHandler = Callable[[StatusUpdate], Any]
-"""Called with each new status update; may be async; its return value is ignored unless TwiML."""
-WebhookKindOption = Literal["auto", "message", "status"]
+"""Called with each new status update; may be async; its return value is handed to
+``connector.webhook_reply``."""
+WebhookKindOption = Literal["auto", "message", "status"] | WebhookKind
+"""``"auto"`` (ask the connector) or the kind an endpoint receives."""
+
+# details of a refused webhook that the connector may give and that are worth logging
+_DETAIL_FIELDS = ("url", "url_from", "forwarded_headers", "forwarded_headers_ignored")
 
 
 class BodyTooLarge(Exception):
     """The request body is larger than the adapter accepts (answered 413)."""
 
 
-@frozen
-class WebhookResponse:
-    """What an adapter sends back: status code, body and content type."""
-
-    status_code: int
-    body: bytes
-    content_type: str = TWIML_CONTENT_TYPE
-
-    @classmethod
-    def twiml(cls, body: str | bytes = EMPTY_TWIML, status_code: int = 200) -> WebhookResponse:
-        """A TwiML answer (``text/xml``)."""
-        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        return cls(status_code, raw, TWIML_CONTENT_TYPE)
-
-    @classmethod
-    def text(cls, status_code: int, message: str) -> WebhookResponse:
-        """A short plain-text answer for an error."""
-        return cls(status_code, message.encode("utf-8"), "text/plain")
-
-
-def check_content_length(value: str | None, limit: int) -> WebhookResponse | None:
+def check_content_length(value: str | None, limit: int) -> WebhookReply | None:
     """413 when a ``Content-Length`` header announces more than ``limit`` bytes, 400 when it is
     not a number, None when the body may be read (up to ``limit`` + 1 bytes)."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     if not (text.isascii() and text.isdigit()):
-        return WebhookResponse.text(400, "malformed Content-Length")
+        logger.warning("webhook refused (400): malformed Content-Length",
+                       extra={"http_status": 400})
+        return WebhookReply.text(400, "malformed Content-Length")
     if int(text) > limit:
-        return WebhookResponse.text(413, f"the body is larger than {limit} bytes")
+        return too_large(limit)
     return None
 
 
-def too_large(limit: int) -> WebhookResponse:
-    """The 413 answer."""
-    return WebhookResponse.text(413, f"the body is larger than {limit} bytes")
-
-
-def classify_source(source: MessageSource) -> Literal["message", "status"]:
-    """Inbound message or status callback, from the form fields' names.
-
-    A status callback has MessageStatus or SmsStatus and neither Body nor NumMedia (Twilio's
-    inbound messages carry ``SmsStatus=received`` together with Body and NumMedia). A body that
-    is not a readable form counts as a message: the connector then answers with the right error
-    (after checking the signature).
-    """
-    try:
-        keys = {key for key, _ in source.form_items()}
-    except ValueError:
-        return "message"
-    if keys & {"MessageStatus", "SmsStatus"} and not keys & {"Body", "NumMedia"}:
-        return "status"
-    return "message"
-
-
-def _error_response(error: ErrorInfo) -> WebhookResponse:
-    if error.code == MessagingErrorCodes.INVALID_WEBHOOK_SIGNATURE:
-        logger.warning("webhook rejected (403): %s", error.message)
-        return WebhookResponse.text(403, "invalid webhook signature")
-    if error.code == MessagingErrorCodes.INVALID_WEBHOOK_DATA:
-        if error.details.get("reason") == "too_large":
-            logger.warning("webhook rejected (413): %s", error.message)
-            return WebhookResponse.text(413, "webhook body too large")
-        logger.warning("webhook rejected (400): %s", error.message)
-        return WebhookResponse.text(400, "invalid webhook data")
-    logger.error("webhook failed (500): [%s:%s] %s", error.domain, error.code, error.message)
-    return WebhookResponse.text(500, "webhook processing failed")
-
-
-def _reply_response(reply: Any) -> WebhookResponse | None:
-    """A handler's return value as an answer: a TwiMLResponse-like object, str/bytes, or None."""
-    if reply is None:
-        return None
-    if isinstance(reply, (str, bytes)):
-        return WebhookResponse.twiml(reply)
-    body = getattr(reply, "body", None)
-    if isinstance(body, (str, bytes)):
-        raw = body.encode("utf-8") if isinstance(body, str) else body
-        content_type = getattr(reply, "content_type", None) or TWIML_CONTENT_TYPE
-        status_code = getattr(reply, "status_code", None) or 200
-        return WebhookResponse(int(status_code), raw, str(content_type))
-    raise TypeError(
-        f"a webhook handler returns None, TwiML text or a TwiMLResponse, "
-        f"not {type(reply).__name__}"
-    )
+def too_large(limit: int) -> WebhookReply:
+    """The 413 answer (logged)."""
+    logger.warning("webhook refused (413): the body is larger than %d bytes", limit,
+                   extra={"http_status": 413})
+    return WebhookReply.text(413, f"the body is larger than {limit} bytes")
 
 
 def _run_coroutine(awaitable: Awaitable[T]) -> T:
@@ -180,12 +137,21 @@ async def _to_thread(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(function, *args)
 
 
-def _blocking_twin(connector: Any) -> Any:
-    """The connector's blocking twin when given an async connector, else the connector itself."""
+def _blocking_view(connector: Any) -> Any:
+    """The connector's blocking view when given an async connector, else the connector itself."""
     blocking = getattr(connector, "blocking", None)
     if callable(blocking):
         return blocking()
     return connector
+
+
+def _webhook_api(connector: Any) -> Any:
+    """The object that has ``classify_webhook``/``webhook_reply``: the connector, or the
+    connector behind a blocking view; None for an object that has neither."""
+    for owner in (connector, getattr(connector, "connector", None)):
+        if owner is not None and callable(getattr(owner, "webhook_reply", None)):
+            return owner
+    return None
 
 
 def _positive_int(value: Any) -> int | None:
@@ -216,8 +182,7 @@ def _limit_from(connector: Any) -> int:
     return DEFAULT_MAX_BODY_SIZE
 
 
-def _dedup_key(result: Result[Any]) -> str | None:
-    data = result.data
+def _dedup_key(data: Any) -> str | None:
     additional = getattr(data, "additional_data", None)
     if isinstance(additional, Mapping):
         key = additional.get("dedup_key")
@@ -225,14 +190,47 @@ def _dedup_key(result: Result[Any]) -> str | None:
     return None
 
 
+def _is_duplicate_status(update: Any) -> bool:
+    additional = getattr(update, "additional_data", None)
+    return isinstance(additional, Mapping) and additional.get("duplicate") is True
+
+
+def _kind_option(kind: Any) -> WebhookKind | None:
+    if isinstance(kind, WebhookKind):
+        return kind
+    if kind == "auto":
+        return None
+    if kind in ("message", "status"):
+        return WebhookKind(kind)
+    raise ValueError(f"kind must be 'auto', 'message' or 'status', not {kind!r}")
+
+
+class _CallKind(enum.Enum):
+    RECEIVE = "receive"
+    HANDLER = "handler"
+
+
+@frozen
+class _Call:
+    """One call the steps need made: a connector's receive operation or an application handler
+    (either may be sync or async; the driver knows how to make it)."""
+
+    kind: _CallKind
+    function: Callable[[Any], Any]
+    argument: Any
+
+
+_Steps = Generator[_Call, Any, WebhookReply]
+
+
 @define
 class WebhookProcessor:
     """Processes one webhook request for an adapter (see the module's docstring).
 
-    ``connector`` is an async connector (``await connector.receive_messages(...)``) for async
-    frameworks; for synchronous ones pass ``blocking=True`` and the connector (its blocking twin
-    is used) or its blocking twin. ``kind`` fixes the webhook kind when an endpoint receives only
-    one kind; ``"auto"`` (the default) uses :func:`classify_source`.
+    ``connector`` is any connector: an async one (``await connector.receive_messages(...)``) for
+    async frameworks; for synchronous ones pass ``blocking=True`` and the connector (its blocking
+    view is used) or its blocking view. ``kind`` fixes the webhook kind when an endpoint receives
+    only one kind; ``"auto"`` (the default) asks ``connector.classify_webhook``.
     """
 
     connector: Any
@@ -242,13 +240,17 @@ class WebhookProcessor:
     max_body_size: int | None = None
     blocking: bool = False
     _target: Any = field(init=False, default=None)
+    _api: Any = field(init=False, default=None)
+    _fixed: WebhookKind | None = field(init=False, default=None)
+    _provider: str = field(init=False, default="")
 
     def __attrs_post_init__(self) -> None:
-        if self.kind not in ("auto", "message", "status"):
-            raise ValueError(f"kind must be 'auto', 'message' or 'status', not {self.kind!r}")
+        self._fixed = _kind_option(self.kind)
         if self.max_body_size is not None and self.max_body_size <= 0:
             raise ValueError("max_body_size must be positive")
-        self._target = _blocking_twin(self.connector) if self.blocking else self.connector
+        self._target = _blocking_view(self.connector) if self.blocking else self.connector
+        self._api = _webhook_api(self.connector)
+        self._provider = str(getattr(self._api, "provider", "") or "")
 
     @property
     def limit(self) -> int:
@@ -258,14 +260,187 @@ class WebhookProcessor:
             return self.max_body_size
         return _limit_from(self.connector)
 
-    def _kind(self, source: MessageSource) -> Literal["message", "status"]:
-        return classify_source(source) if self.kind == "auto" else self.kind
+    # -- the steps, written once ------------------------------------------------------------
+    def _classify(self, source: MessageSource) -> WebhookKind | None:
+        if self._fixed is not None:
+            return self._fixed
+        classify = getattr(self._api, "classify_webhook", None)
+        if not callable(classify):
+            return None
+        kind = classify(source)
+        return kind if isinstance(kind, WebhookKind) else None
+
+    def _reply(self, kind: WebhookKind, reply: Any) -> WebhookReply:
+        if self._api is None:
+            return reply if isinstance(reply, WebhookReply) else WebhookReply.empty()
+        answer = self._api.webhook_reply(kind, reply)
+        if not isinstance(answer, WebhookReply):
+            raise TypeError(f"webhook_reply returned {type(answer).__name__}, not a WebhookReply")
+        return answer
+
+    def _steps(self, source: MessageSource) -> _Steps:
+        """Classify, receive, call the handler, answer (see the module's docstring)."""
+        limit = self.limit
+        if len(source.body) > limit:
+            return too_large(limit)
+        kind = self._classify(source)
+        if kind is None:
+            logger.error(
+                "webhook failed (500): the connector cannot tell whether this webhook is a "
+                "message or a status update; give the endpoint kind='message' or kind='status'",
+                extra=self._fields(None, http_status=500))
+            return WebhookReply.text(500, "webhook kind unknown")
+        if kind is WebhookKind.STATUS:
+            status: Result[StatusUpdate] = yield _Call(
+                _CallKind.RECEIVE, self._target.receive_message_status, source)
+            if status.error is not None:
+                return self._refused(kind, status.error)
+            update = status.data
+            duplicate = _is_duplicate_status(update)
+            self._log_received(kind, update, duplicate)
+            reply = None
+            if self.on_status is not None and not duplicate:
+                try:
+                    reply = yield _Call(_CallKind.HANDLER, self.on_status, update)
+                    return self._reply(kind, reply)
+                except Exception:
+                    return self._handler_failed(kind, update)
+            return self._reply(kind, None)
+
+        received: Result[Any] = yield _Call(
+            _CallKind.RECEIVE, self._target.receive_messages, source)
+        if received.error is not None:
+            return self._refused(kind, received.error)
+        data: Any = received.data
+        duplicate = bool(getattr(data, "is_duplicate", False))
+        self._log_received(kind, data, duplicate)
+        reply = None
+        if self.on_message is not None and not duplicate:
+            try:
+                for message in data.messages:
+                    answer = yield _Call(_CallKind.HANDLER, self.on_message, message)
+                    reply = answer if answer is not None else reply
+                return self._reply(kind, reply)
+            except Exception:
+                return self._handler_failed(kind, data)
+        return self._reply(kind, None)
+
+    # -- the two drivers --------------------------------------------------------------------
+    async def handle_async(
+        self,
+        source: MessageSource,
+        *,
+        run_sync: Callable[..., Awaitable[Any]] | None = None,
+    ) -> WebhookReply:
+        """Process ``source`` with an async connector; sync handlers run via ``run_sync``
+        (default: a worker thread)."""
+        run = run_sync or _to_thread
+
+        async def make(call: _Call) -> Any:
+            if call.kind is _CallKind.HANDLER and not inspect.iscoroutinefunction(call.function):
+                value = await run(call.function, call.argument)
+            else:
+                value = call.function(call.argument)
+            if inspect.isawaitable(value):
+                value = await value
+            return value
+
+        steps = self._steps(source)
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                call = steps.throw(error) if error is not None else steps.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = await make(call)
+            except Exception as exc:
+                error = exc
+
+    def handle_sync(self, source: MessageSource) -> WebhookReply:
+        """Process ``source`` with a blocking connector; async handlers are run to completion."""
+        steps = self._steps(source)
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                call = steps.throw(error) if error is not None else steps.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                value = call.function(call.argument)
+                if inspect.isawaitable(value):
+                    value = _run_coroutine(value)
+            except Exception as exc:
+                error = exc
+
+    # -- outcomes ---------------------------------------------------------------------------
+    def _fields(self, kind: WebhookKind | None, **more: Any) -> dict[str, Any]:
+        return {"webhook_kind": kind.value if kind is not None else None,
+                "provider": self._provider, **more}
+
+    def _log_received(self, kind: WebhookKind, data: Any, duplicate: bool) -> None:
+        if kind is WebhookKind.STATUS:
+            status = getattr(data, "status", None)
+            fields = self._fields(
+                kind, http_status=200, duplicate=duplicate,
+                remote_message_id=getattr(data, "remote_message_id", None),
+                message_status=getattr(status, "name", None),
+                provider_status=getattr(data, "provider_status", None))
+            error = getattr(data, "error", None)
+            if isinstance(error, ErrorInfo):
+                fields.update(error_code=str(error.code), provider_code=error.provider_code)
+            if duplicate:
+                logger.info("duplicate status update %s answered without calling the handler",
+                            fields["remote_message_id"], extra=fields)
+            else:
+                logger.debug("status update %s received: %s", fields["remote_message_id"],
+                             fields["message_status"], extra=fields)
+            return
+        if duplicate:
+            logger.info("duplicate inbound message webhook answered without calling the handler",
+                        extra=self._fields(kind, http_status=200, duplicate=True))
+            return
+        for message in getattr(data, "messages", ()):
+            logger.debug("inbound message %s received", message.id,
+                         extra=self._fields(kind, http_status=200, duplicate=False,
+                                            message_id=message.id))
+
+    def _refused(self, kind: WebhookKind, error: ErrorInfo) -> WebhookReply:
+        fields = self._fields(kind, error_code=str(error.code),
+                              provider_code=error.provider_code)
+        if error.code == MessagingErrorCodes.INVALID_WEBHOOK_SIGNATURE:
+            details = {name: error.details[name] for name in _DETAIL_FIELDS
+                       if name in error.details}
+            fields.update(details, http_status=403)
+            logger.warning(
+                "webhook refused (403): %s; signature checked against %s (from %s); "
+                "forwarded headers honoured: %s; present but not honoured: %s",
+                error.message, details.get("url", "(unknown)"), details.get("url_from", "?"),
+                ", ".join(details.get("forwarded_headers") or ()) or "none",
+                ", ".join(details.get("forwarded_headers_ignored") or ()) or "none",
+                extra=fields)
+            return WebhookReply.text(403, "invalid webhook signature")
+        if error.code == MessagingErrorCodes.INVALID_WEBHOOK_DATA:
+            if error.details.get("reason") == "too_large":
+                logger.warning("webhook refused (413): %s", error.message,
+                               extra={**fields, "http_status": 413})
+                return WebhookReply.text(413, "webhook body too large")
+            logger.warning("webhook refused (400): %s", error.message,
+                           extra={**fields, "http_status": 400})
+            return WebhookReply.text(400, "invalid webhook data")
+        logger.error("webhook failed (500): [%s:%s] %s", error.domain, error.code, error.message,
+                     extra={**fields, "http_status": 500})
+        return WebhookReply.text(500, "webhook processing failed")
 
     def _forget(self, key: str | None) -> None:
         """After a handler failed: let the provider's retry of this webhook be processed."""
         if key is None:
             return
-        # the connector, or the connector behind a blocking twin
+        # the connector, or the connector behind a blocking view
         for owner in (self.connector, getattr(self.connector, "connector", None), self._target):
             store = getattr(owner, "dedup_store", None)
             forget = getattr(store, "forget", None)
@@ -273,111 +448,12 @@ class WebhookProcessor:
                 try:
                     forget(key)
                 except Exception:
-                    logger.exception("could not forget the webhook's de-duplication key")
+                    logger.exception("could not forget the webhook's de-duplication key",
+                                     extra=self._fields(None))
                 return
 
-    def _handler_failed(self, result: Result[Any]) -> WebhookResponse:
-        logger.exception("the webhook handler raised; answering 500")
-        self._forget(_dedup_key(result))
-        return WebhookResponse.text(500, "webhook handler failed")
-
-    # -- async frameworks -------------------------------------------------------------------
-    async def handle(
-        self,
-        source: MessageSource,
-        *,
-        run_sync: Callable[..., Awaitable[Any]] | None = None,
-    ) -> WebhookResponse:
-        """Process ``source`` with an async connector; sync handlers run via ``run_sync``
-        (default: a worker thread)."""
-        if len(source.body) > self.limit:
-            return too_large(self.limit)
-        run = run_sync or _to_thread
-
-        async def call(handler: Callable[[Any], Any], value: Any) -> Any:
-            if inspect.iscoroutinefunction(handler):
-                return await handler(value)
-            reply = await run(handler, value)
-            if inspect.isawaitable(reply):
-                reply = await reply
-            return reply
-
-        async def invoke(method: str) -> Result[Any]:
-            outcome = getattr(self._target, method)(source)
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
-            return outcome  # type: ignore[no-any-return]
-
-        if self._kind(source) == "status":
-            result: Result[Any] = await invoke("receive_message_status")
-            if result.error is not None:
-                return _error_response(result.error)
-            update = result.data
-            reply = None
-            if self.on_status is not None and not _is_duplicate_status(update):
-                try:
-                    reply = _reply_response(await call(self.on_status, update))
-                except Exception:
-                    return self._handler_failed(result)
-            return reply or WebhookResponse.twiml()
-
-        result = await invoke("receive_messages")
-        if result.error is not None:
-            return _error_response(result.error)
-        reply = None
-        received: Any = result.data
-        if self.on_message is not None and not received.is_duplicate:
-            try:
-                for message in received.messages:
-                    reply = _reply_response(await call(self.on_message, message)) or reply
-            except Exception:
-                return self._handler_failed(result)
-        return reply or WebhookResponse.twiml()
-
-    # -- synchronous frameworks -------------------------------------------------------------
-    def handle_blocking(self, source: MessageSource) -> WebhookResponse:
-        """Process ``source`` with a blocking connector; async handlers are run to completion."""
-        if len(source.body) > self.limit:
-            return too_large(self.limit)
-
-        def call(handler: Callable[[Any], Any], value: Any) -> Any:
-            reply = handler(value)
-            if inspect.isawaitable(reply):
-                reply = _run_coroutine(reply)
-            return reply
-
-        def invoke(method: str) -> Result[Any]:
-            outcome = getattr(self._target, method)(source)
-            if inspect.isawaitable(outcome):
-                outcome = _run_coroutine(outcome)
-            return outcome  # type: ignore[no-any-return]
-
-        if self._kind(source) == "status":
-            result: Result[Any] = invoke("receive_message_status")
-            if result.error is not None:
-                return _error_response(result.error)
-            reply = None
-            if self.on_status is not None and not _is_duplicate_status(result.data):
-                try:
-                    reply = _reply_response(call(self.on_status, result.data))
-                except Exception:
-                    return self._handler_failed(result)
-            return reply or WebhookResponse.twiml()
-
-        result = invoke("receive_messages")
-        if result.error is not None:
-            return _error_response(result.error)
-        reply = None
-        received: Any = result.data
-        if self.on_message is not None and not received.is_duplicate:
-            try:
-                for message in received.messages:
-                    reply = _reply_response(call(self.on_message, message)) or reply
-            except Exception:
-                return self._handler_failed(result)
-        return reply or WebhookResponse.twiml()
-
-
-def _is_duplicate_status(update: Any) -> bool:
-    additional = getattr(update, "additional_data", None)
-    return isinstance(additional, Mapping) and additional.get("duplicate") is True
+    def _handler_failed(self, kind: WebhookKind, data: Any) -> WebhookReply:
+        logger.exception("the webhook handler raised (or its reply cannot be sent); "
+                         "answering 500", extra=self._fields(kind, http_status=500))
+        self._forget(_dedup_key(data))
+        return WebhookReply.text(500, "webhook handler failed")

@@ -1,15 +1,16 @@
 """Webhook views for Django (``pip install ratatosk-contrib[django]``).
 
-Mount a Twilio webhook in one line of ``urls.py``::
+Mount a webhook of any connector in one line of ``urls.py``::
 
-    from ratatosk_contrib.django import twilio_webhook_view
+    from ratatosk_contrib.django import webhook_view
 
     urlpatterns = [
-        path("twilio/", twilio_webhook_view(connector, on_message=handle, on_status=track)),
+        path("hooks/sms/", webhook_view(connector, on_message=handle, on_status=track)),
     ]
 
-The view is synchronous and CSRF-exempt (Twilio's signature protects it instead); the connector's
-blocking twin does the work, handlers may be plain functions or coroutines. See docs/webhooks.md.
+The view is synchronous and CSRF-exempt (the provider's signature protects it instead); the
+connector's blocking view does the work, handlers may be plain functions or coroutines. See
+docs/webhooks.md.
 """
 
 from __future__ import annotations
@@ -22,26 +23,25 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.http.request import UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
-from ratatosk import MessageSource
+from ratatosk import MessageSource, WebhookReply
 
 from ._webhook import (
     MessageHandler,
     StatusHandler,
     WebhookKindOption,
     WebhookProcessor,
-    WebhookResponse,
     check_content_length,
     too_large,
 )
 
-__all__ = ["twilio_webhook_view"]
+__all__ = ["webhook_view"]
 
 
-def _response(answer: WebhookResponse) -> HttpResponse:
+def _response(answer: WebhookReply) -> HttpResponse:
     return HttpResponse(answer.body, status=answer.status_code, content_type=answer.content_type)
 
 
-def twilio_webhook_view(
+def webhook_view(
     connector: object,
     *,
     on_message: MessageHandler | None = None,
@@ -49,7 +49,7 @@ def twilio_webhook_view(
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
 ) -> Callable[[HttpRequest], HttpResponse]:
-    """A Django view (POST only, CSRF-exempt) that receives Twilio webhooks.
+    """A Django view (POST only, CSRF-exempt) that receives the webhooks of any connector.
 
     The URL validated is ``request.build_absolute_uri()`` (Django's ``ALLOWED_HOSTS``,
     ``USE_X_FORWARDED_HOST`` and ``SECURE_PROXY_SSL_HEADER`` apply; a disallowed host is
@@ -68,13 +68,13 @@ def twilio_webhook_view(
         try:
             body = request.read(limit + 1)
         except UnreadablePostError:
-            return HttpResponse("unreadable body", status=400, content_type="text/plain")
+            return _response(WebhookReply.text(400, "unreadable body"))
         if len(body) > limit:
             return _response(too_large(limit))
         try:
             url = request.build_absolute_uri()
         except DisallowedHost:
-            return HttpResponse("disallowed host", status=400, content_type="text/plain")
+            return _response(WebhookReply.text(400, "disallowed host"))
         source = MessageSource(
             body,
             content_type=request.META.get("CONTENT_TYPE", ""),
@@ -82,6 +82,6 @@ def twilio_webhook_view(
             url=url,
             headers=list(request.headers.items()),
         )
-        return _response(processor.handle_blocking(source))
+        return _response(processor.handle_sync(source))
 
     return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(view))

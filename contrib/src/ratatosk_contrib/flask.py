@@ -1,13 +1,13 @@
 """Webhook views for Flask (``pip install ratatosk-contrib[flask]``).
 
-Mount a Twilio webhook in one line::
+Mount a webhook of any connector in one line::
 
-    from ratatosk_contrib.flask import twilio_webhook_view
+    from ratatosk_contrib.flask import webhook_view
 
-    app.add_url_rule("/twilio", view_func=twilio_webhook_view(connector, on_message=handle),
+    app.add_url_rule("/hooks/sms", view_func=webhook_view(connector, on_message=handle),
                      methods=["POST"])
 
-Flask is synchronous: the connector's blocking twin does the work (pass the connector or
+Flask is synchronous: the connector's blocking view does the work (pass the connector or
 ``connector.blocking()``); handlers may be plain functions or coroutines (run to completion).
 See docs/webhooks.md.
 """
@@ -21,19 +21,18 @@ from urllib.parse import quote
 from flask import Response, request
 from werkzeug.exceptions import ClientDisconnected
 
-from ratatosk import MessageSource
+from ratatosk import MessageSource, WebhookReply
 
 from ._webhook import (
     MessageHandler,
     StatusHandler,
     WebhookKindOption,
     WebhookProcessor,
-    WebhookResponse,
     check_content_length,
     too_large,
 )
 
-__all__ = ["request_url", "twilio_webhook_view"]
+__all__ = ["request_url", "webhook_view"]
 
 
 def request_url(environ: Mapping[str, Any], scheme: str, host: str) -> str:
@@ -48,22 +47,22 @@ def request_url(environ: Mapping[str, Any], scheme: str, host: str) -> str:
     return f"{scheme}://{host}{quoted}" + (f"?{query}" if query else "")
 
 
-def _response(answer: WebhookResponse) -> Response:
+def _response(answer: WebhookReply) -> Response:
     return Response(answer.body, status=answer.status_code, content_type=answer.content_type)
 
 
-def twilio_webhook_view(
+def webhook_view(
     connector: object,
     *,
     on_message: MessageHandler | None = None,
     on_status: StatusHandler | None = None,
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
-    name: str = "twilio_webhook",
+    name: str = "ratatosk_webhook",
 ) -> Callable[[], Response]:
-    """A Flask view function that receives Twilio webhooks (see the Starlette adapter for the
-    answers it gives). ``name`` becomes the view's ``__name__`` (Flask's default endpoint name):
-    give each webhook view of an app its own."""
+    """A Flask view function that receives the webhooks of any connector (see the Starlette
+    adapter for the answers it gives). ``name`` becomes the view's ``__name__`` (Flask's default
+    endpoint name): give each webhook view of an app its own."""
     processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size,
                                  blocking=True)
 
@@ -75,7 +74,7 @@ def twilio_webhook_view(
         try:
             body = request.stream.read(limit + 1)
         except ClientDisconnected:
-            return Response("client disconnected", status=400, content_type="text/plain")
+            return _response(WebhookReply.text(400, "client disconnected"))
         if len(body) > limit:
             return _response(too_large(limit))
         source = MessageSource(
@@ -85,7 +84,7 @@ def twilio_webhook_view(
             url=request_url(request.environ, request.scheme, request.host),
             headers=list(request.headers.items()),
         )
-        return _response(processor.handle_blocking(source))
+        return _response(processor.handle_sync(source))
 
     view.__name__ = name
     view.__qualname__ = name

@@ -1,14 +1,14 @@
 """Webhook endpoints for Starlette and FastAPI (``pip install ratatosk-contrib[starlette]``).
 
-Mount a Twilio webhook in one line::
+Mount a webhook of any connector in one line::
 
-    from ratatosk_contrib.starlette import twilio_webhook
+    from ratatosk_contrib.starlette import webhook
 
-    app.add_route("/twilio", twilio_webhook(connector, on_message=handle, on_status=track),
+    app.add_route("/hooks/sms", webhook(connector, on_message=handle, on_status=track),
                   methods=["POST"])
 
 (``app`` is a ``Starlette`` or a ``FastAPI`` application.) Or build a route:
-``Route(...)``-style with :func:`twilio_webhook_route`. ``connector`` is the async connector;
+``Route(...)``-style with :func:`webhook_route`. ``connector`` is the async connector;
 handlers may be sync (run in Starlette's thread pool) or async. See docs/webhooks.md.
 """
 
@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ratatosk import MessageSource
+from ratatosk import MessageSource, WebhookReply
 
 from ._webhook import (
     BodyTooLarge,
@@ -30,12 +30,11 @@ from ._webhook import (
     StatusHandler,
     WebhookKindOption,
     WebhookProcessor,
-    WebhookResponse,
     check_content_length,
     too_large,
 )
 
-__all__ = ["request_url", "twilio_webhook", "twilio_webhook_route"]
+__all__ = ["request_url", "webhook", "webhook_route"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -76,11 +75,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _response(answer: WebhookResponse) -> Response:
+def _response(answer: WebhookReply) -> Response:
     return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type)
 
 
-def twilio_webhook(
+def webhook(
     connector: object,
     *,
     on_message: MessageHandler | None = None,
@@ -88,14 +87,17 @@ def twilio_webhook(
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette/FastAPI endpoint (``request -> response``) that receives Twilio webhooks.
+    """A Starlette/FastAPI endpoint (``request -> response``) that receives the webhooks of
+    any connector.
 
     It reads at most ``max_body_size`` bytes (default: the connector's MaxWebhookBodySize, else
     64 KiB; larger -> 413, checked on Content-Length first), builds the MessageSource from the real
-    request, lets the connector validate, parse and de-duplicate it, calls ``on_message`` for each
-    new message / ``on_status`` for each new status update, and answers TwiML 200 (the handler's
-    TwiML reply or the empty response), 403 (bad signature), 400 (malformed) or 500 (the handler
-    raised; logged). ``kind`` fixes the kind of webhook this endpoint receives.
+    request, lets the connector classify, validate, parse and de-duplicate it, calls
+    ``on_message`` for each new message / ``on_status`` for each new status update, and answers
+    ``connector.webhook_reply(kind, handler's reply)`` (by default an empty 200),
+    or plain text: 403 (bad signature), 400 (malformed), 413 (too large) or 500 (the handler
+    raised, or the connector failed; logged). ``kind`` fixes the kind of webhook this endpoint
+    receives (``"message"`` or ``"status"``) instead of asking ``connector.classify_webhook``.
     """
     processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size)
 
@@ -109,7 +111,7 @@ def twilio_webhook(
         except BodyTooLarge:
             return _response(too_large(limit))
         except ClientDisconnect:
-            return Response("client disconnected", status_code=400, media_type="text/plain")
+            return _response(WebhookReply.text(400, "client disconnected"))
         source = MessageSource(
             body,
             content_type=request.headers.get("content-type", ""),
@@ -117,13 +119,13 @@ def twilio_webhook(
             url=request_url(request),
             headers=request.headers.items(),
         )
-        return _response(await processor.handle(source, run_sync=run_in_threadpool))
+        return _response(await processor.handle_async(source, run_sync=run_in_threadpool))
 
-    endpoint.__name__ = "twilio_webhook"
+    endpoint.__name__ = "ratatosk_webhook"
     return endpoint
 
 
-def twilio_webhook_route(
+def webhook_route(
     path: str,
     connector: object,
     *,
@@ -131,9 +133,9 @@ def twilio_webhook_route(
     on_status: StatusHandler | None = None,
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
-    name: str | None = "twilio_webhook",
+    name: str | None = "ratatosk_webhook",
 ) -> Route:
-    """A ``Route`` (POST) for :func:`twilio_webhook`, for ``Starlette(routes=[...])``."""
-    endpoint = twilio_webhook(connector, on_message=on_message, on_status=on_status, kind=kind,
+    """A ``Route`` (POST) for :func:`webhook`, for ``Starlette(routes=[...])``."""
+    endpoint = webhook(connector, on_message=on_message, on_status=on_status, kind=kind,
                               max_body_size=max_body_size)
     return Route(path, endpoint, methods=["POST"], name=name)

@@ -46,7 +46,9 @@ from ._models import (
 from ._results import (
     BatchSendResult,
     ConnectorHealth,
+    Err,
     MessageStatus,
+    Ok,
     ReceiveResult,
     Result,
     SendResult,
@@ -55,6 +57,7 @@ from ._results import (
 )
 from ._settings import ConnectionSettings, Dsn, SettingsParseError
 from ._source import InvalidSourceData, MessageSource
+from ._webhooks import WebhookKind, WebhookReply
 from .hookspecs import hookimpl, hookspec
 
 __version__ = "0.1.0"
@@ -84,18 +87,21 @@ _LAZY: dict[str, str] = {
     "AiohttpTransport": "._aiohttp",
     "AsyncioTransport": "._asynchttp",
     "StdlibSyncTransport": "._synchttp",
-    "Connector": "._connector",
-    "ConnectorState": "._connector",
-    "BlockingConnector": "._connector",
+    "Connector": ".connector",
+    "ConnectorState": ".connector",
+    "BlockingConnector": ".connector",
+    "operation": ".connector",
+    "Operation": ".connector",
+    "Sleep": ".connector",
     "DeduplicationStore": "._dedup",
     "InMemoryDeduplicationStore": "._dedup",
     "connect": "._connect",
-    "get_plugin_manager": "._plugins",
-    "list_providers": "._plugins",
-    "list_failures": "._plugins",
-    "register_plugin": "._plugins",
-    "unregister_plugin": "._plugins",
-    "get_connector_class": "._plugins",
+    "get_plugin_manager": ".plugins",
+    "list_providers": ".plugins",
+    "list_failures": ".plugins",
+    "register_plugin": ".plugins",
+    "unregister_plugin": ".plugins",
+    "get_connector_class": ".plugins",
     "unstructure": "._serialization",
     "structure": "._serialization",
     "converter": "._serialization",
@@ -110,15 +116,6 @@ if TYPE_CHECKING:
     )
     from ._connect import (
         connect as connect,
-    )
-    from ._connector import (
-        BlockingConnector as BlockingConnector,
-    )
-    from ._connector import (
-        Connector as Connector,
-    )
-    from ._connector import (
-        ConnectorState as ConnectorState,
     )
     from ._dedup import (
         DeduplicationStore as DeduplicationStore,
@@ -149,24 +146,6 @@ if TYPE_CHECKING:
     )
     from ._http import (
         TransportError as TransportError,
-    )
-    from ._plugins import (
-        get_connector_class as get_connector_class,
-    )
-    from ._plugins import (
-        get_plugin_manager as get_plugin_manager,
-    )
-    from ._plugins import (
-        list_failures as list_failures,
-    )
-    from ._plugins import (
-        list_providers as list_providers,
-    )
-    from ._plugins import (
-        register_plugin as register_plugin,
-    )
-    from ._plugins import (
-        unregister_plugin as unregister_plugin,
     )
     from ._schema import (
         COMMON_PARAMETERS as COMMON_PARAMETERS,
@@ -216,6 +195,42 @@ if TYPE_CHECKING:
     from ._synchttp import (
         StdlibSyncTransport as StdlibSyncTransport,
     )
+    from .connector import (
+        BlockingConnector as BlockingConnector,
+    )
+    from .connector import (
+        Connector as Connector,
+    )
+    from .connector import (
+        ConnectorState as ConnectorState,
+    )
+    from .connector import (
+        Operation as Operation,
+    )
+    from .connector import (
+        Sleep as Sleep,
+    )
+    from .connector import (
+        operation as operation,
+    )
+    from .plugins import (
+        get_connector_class as get_connector_class,
+    )
+    from .plugins import (
+        get_plugin_manager as get_plugin_manager,
+    )
+    from .plugins import (
+        list_failures as list_failures,
+    )
+    from .plugins import (
+        list_providers as list_providers,
+    )
+    from .plugins import (
+        register_plugin as register_plugin,
+    )
+    from .plugins import (
+        unregister_plugin as unregister_plugin,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -242,6 +257,7 @@ __all__ = [
     "Dsn",
     "Endpoint",
     "EndpointType",
+    "Err",
     "ErrorInfo",
     "HtmlContent",
     "InvalidSourceData",
@@ -258,6 +274,7 @@ __all__ = [
     "MessagingError",
     "MessagingErrorCodes",
     "MultipartContent",
+    "Ok",
     "ReceiveResult",
     "Result",
     "SendResult",
@@ -267,6 +284,8 @@ __all__ = [
     "TemplateContent",
     "TextContent",
     "ValidationIssue",
+    "WebhookKind",
+    "WebhookReply",
     "__version__",
     "hookimpl",
     "hookspec",

@@ -17,8 +17,8 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from attrs import define, field
 
 if TYPE_CHECKING:
-    from ._plugins import PluginLoadFailure, ProviderInfo
     from ._schema import ChannelSchema
+    from .plugins import PluginLoadFailure, ProviderInfo
 
 Configure = Callable[[argparse.ArgumentParser], object]
 Run = Callable[[argparse.Namespace], "int | None"]
@@ -314,7 +314,7 @@ def _providers_data(
 
 
 def _run_providers(args: argparse.Namespace) -> int:
-    from ._plugins import list_failures, list_providers
+    from .plugins import list_failures, list_providers
 
     providers = list_providers()
     failures = list_failures()
@@ -402,14 +402,14 @@ def schema_sections(schema: ChannelSchema, presets: Sequence[str] = ()) -> list[
 
 
 def _run_schema(args: argparse.Namespace) -> int:
-    from ._connect import resolve_connector_class, resolve_schema
+    from ._connect import resolve_connector_class
 
     target: str = args.connector
     provider, _, connector_type = target.partition("/")
     if not provider:
         raise UsageError(f"{target!r} is not a connector id (use provider/type)")
     cls = resolve_connector_class(provider, connector_type or None)
-    schema = resolve_schema(cls, args.preset)
+    schema = cls.resolve_schema(args.preset)
     if args.json:
         sys.stdout.write(schema.to_json() + "\n")
         return 0
@@ -461,7 +461,7 @@ BUILTIN_COMMANDS: list[Callable[[CommandRegistry], None]] = [
 
 def build_registry() -> CommandRegistry:
     """The registry with the built-in commands and every plugin's commands."""
-    from ._plugins import get_plugin_manager, plugin_sources
+    from .plugins import get_plugin_manager, plugin_sources
 
     registry = CommandRegistry.root()
     for add_builtins in BUILTIN_COMMANDS:

@@ -60,7 +60,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _default_connector_id() -> str:
-    from ._plugins import list_providers
+    from .plugins import list_providers
 
     env = os.environ.get("RATATOSK_CONNECTOR")
     if env:

@@ -15,8 +15,8 @@ from ._errors import MessagingError, MessagingErrorCodes, messaging_error
 from ._settings import ConnectionSettings, Dsn, SettingsParseError
 
 if TYPE_CHECKING:
-    from ._connector import Connector
     from ._schema import ChannelSchema
+    from .connector import Connector
 
 SettingsLike = ConnectionSettings | Mapping[str, Any] | str
 
@@ -24,7 +24,7 @@ _CONNECTOR_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*(/[A-Za-z][A-Za-z0-9_.-]*)?"
 
 
 def _not_found(what: str, available: list[str]) -> MessagingError:
-    from ._plugins import list_failures
+    from .plugins import list_failures
 
     listing = ", ".join(available) if available else "none (no provider plugin is installed)"
     message = f"no connector {what} is installed; available: {listing}"
@@ -42,7 +42,7 @@ def _invalid(message: str) -> MessagingError:
 def resolve_connector_class(provider: str, connector_type: str | None) -> type[Connector]:
     """The connector class for ``provider`` and ``connector_type`` (the provider's default
     connector when ``connector_type`` is None); raises ``MessagingError`` (CONNECTOR_NOT_FOUND)."""
-    from ._plugins import get_registry
+    from .plugins import get_registry
 
     registry = get_registry()
     if connector_type is None:
@@ -54,30 +54,6 @@ def resolve_connector_class(provider: str, connector_type: str | None) -> type[C
     if cls is None:
         raise _not_found(what, registry.ids())
     return cls
-
-
-def resolve_schema(cls: type[Connector], schema: ChannelSchema | str | None) -> ChannelSchema:
-    """The schema to use: the default, a preset chosen by name, or the schema given."""
-    from ._schema import ChannelSchema
-
-    if schema is None:
-        return cls.default_schema
-    if isinstance(schema, ChannelSchema):
-        return schema
-    if not isinstance(schema, str):
-        raise TypeError(f"schema must be a ChannelSchema or a preset name, not {type(schema)!r}")
-    presets: Mapping[str, ChannelSchema] = cls.presets or {}
-    if schema in presets:
-        return presets[schema]
-    folded = {name.lower(): value for name, value in presets.items()}
-    if schema.lower() in folded:
-        return folded[schema.lower()]
-    default_name = cls.default_schema.name
-    if default_name is not None and schema.lower() == default_name.lower():
-        return cls.default_schema
-    names = ", ".join(sorted(presets)) or "none"
-    connector_id = f"{cls.provider}/{cls.connector_type}"
-    raise _invalid(f"{connector_id} has no preset {schema!r}; presets: {names}")
 
 
 def _auth_parameter_names(schema: ChannelSchema) -> tuple[str | None, str | None]:
@@ -152,7 +128,7 @@ def connect(
         provider, _slash, connector_type = text.partition("/")
         cls = resolve_connector_class(provider, connector_type or None)
 
-    chosen = resolve_schema(cls, schema)
+    chosen = cls.resolve_schema(schema)
     merged = ConnectionSettings()
     if dsn is not None:
         principal, credential = _auth_parameter_names(chosen)

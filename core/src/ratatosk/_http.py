@@ -77,6 +77,7 @@ class TransportError(Exception):
         super().__init__(message)
         self.request_sent = request_sent
         self.timeout = timeout
+        self.request: HttpRequest | None = None  # set by the driver that sent it
 
 
 Flow = Generator[HttpRequest, HttpResponse, Result[T]]

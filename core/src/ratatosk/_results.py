@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypeVar, Union
 
 from attrs import field, frozen
 
@@ -22,39 +22,69 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@frozen(slots=True)
-class Result(Generic[T]):
-    """The outcome of an operation: ``data`` when it succeeded, ``error`` when it did not."""
+@frozen(slots=True, repr=False)
+class Ok(Generic[T]):
+    """A successful outcome: ``data`` holds what the operation produced.
 
-    data: T | None = None
-    error: ErrorInfo | None = None
+    ``is_success`` is ``Literal[True]`` here and ``Literal[False]`` on :class:`Err`, so
+    ``if result.is_success: result.data`` narrows under ``mypy --strict``.
+    """
+
+    data: T
 
     @property
-    def is_success(self) -> bool:
-        return self.error is None
+    def is_success(self) -> Literal[True]:
+        return True
 
     @property
-    def is_failure(self) -> bool:
-        return self.error is not None
+    def is_failure(self) -> Literal[False]:
+        return False
+
+    @property
+    def error(self) -> None:
+        """Always None on a success (present so code can read ``result.error`` on any result)."""
+        return None
 
     def unwrap(self) -> T:
-        """The data, or raise :class:`MessagingError` carrying the error."""
-        if self.error is not None:
-            raise MessagingError(self.error)
-        return self.data  # type: ignore[return-value]
-
-    @classmethod
-    def ok(cls, data: T) -> Result[T]:
-        return cls(data=data)
-
-    @classmethod
-    def fail(cls, error: ErrorInfo) -> Result[T]:
-        return cls(error=error)
+        """The data."""
+        return self.data
 
     def __repr__(self) -> str:
-        if self.error is not None:
-            return f"Result(error={self.error!r})"
-        return f"Result(data={self.data!r})"
+        return f"Ok({self.data!r})"
+
+
+@frozen(slots=True, repr=False)
+class Err:
+    """A failed outcome: ``error`` says what went wrong."""
+
+    error: ErrorInfo
+
+    @property
+    def is_success(self) -> Literal[False]:
+        return False
+
+    @property
+    def is_failure(self) -> Literal[True]:
+        return True
+
+    @property
+    def data(self) -> None:
+        """Always None on a failure (present so code can read ``result.data`` on any result)."""
+        return None
+
+    def unwrap(self) -> NoReturn:
+        """Raise :class:`MessagingError` carrying the error."""
+        raise MessagingError(self.error)
+
+    def __repr__(self) -> str:
+        return f"Err({self.error!r})"
+
+
+Result: TypeAlias = Union[Ok[T], Err]  # noqa: UP007 - a generic alias must be a typing.Union
+"""The outcome of an operation: :class:`Ok` (``data``) or :class:`Err` (``error``)."""
+
+RESULT_TYPES = (Ok, Err)
+"""For ``isinstance(value, RESULT_TYPES)``: ``Result`` itself is a type alias."""
 
 
 class MessageStatus(str, enum.Enum):

@@ -35,7 +35,7 @@ from ._models import (
     TextContent,
 )
 from ._phone import phone_number_problem
-from ._results import Result
+from ._results import Err, Ok, Result
 from ._settings import ConnectionSettings, looks_sensitive
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
@@ -696,14 +696,14 @@ class ChannelSchema:
         resolved, issues = self._check_settings(settings)
         if issues:
             count = "1 problem" if len(issues) == 1 else f"{len(issues)} problems"
-            return Result.fail(
+            return Err(
                 messaging_error(
                     MessagingErrorCodes.INVALID_CONFIGURATION,
                     f"The connection settings are not valid for {self.identity} ({count}).",
                     issues=issues,
                 )
             )
-        return Result.ok(resolved)
+        return Ok(resolved)
 
     # -- messages ---------------------------------------------------------------------------
     def validate_message(self, message: Message) -> list[ValidationIssue]:

@@ -36,7 +36,7 @@ import types
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -45,7 +45,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes, messaging_error
 from ._models import CONTENT_CLASSES, MessageContentType
-from ._results import Result
+from ._results import Err, Ok
 from ._schema import (
     SCHEMA_FORMAT,
     AuthenticationConfiguration,
@@ -380,17 +380,23 @@ converter.register_structure_hook_func(_is_content_union, _structure_content)
 
 
 def _is_result(t: Any) -> bool:
-    return t is Result or get_origin(t) is Result
+    if t in (Ok, Err) or get_origin(t) is Ok:
+        return True
+    return get_origin(t) is Union and Err in get_args(t)
 
 
 def _result_data_type(t: Any) -> Any:
+    if t is Err:
+        return type(None)
     args = get_args(t)
+    if get_origin(t) is Union:
+        args = next((get_args(a) for a in args if get_origin(a) is Ok), ())
     if not args or isinstance(args[0], TypeVar):
         return Any
     return args[0]
 
 
-def _unstructure_result(value: Result[Any]) -> dict[str, Any]:
+def _unstructure_result(value: Ok[Any] | Err) -> dict[str, Any]:
     data = value.data
     if data is None:
         encoded = None
@@ -401,22 +407,21 @@ def _unstructure_result(value: Result[Any]) -> dict[str, Any]:
     return {"data": encoded, "error": converter.unstructure(value.error)}
 
 
-def _structure_result(value: Any, t: Any) -> Result[Any]:
+def _structure_result(value: Any, t: Any) -> Ok[Any] | Err:
     if not isinstance(value, Mapping):
         raise PayloadError("expected a result (an object with 'data' and 'error')")
     if "data" not in value and "error" not in value:
         raise PayloadError("expected a result (an object with 'data' and 'error')")
+    if value.get("error") is not None:
+        return Err(converter.structure(value["error"], ErrorInfo))
     data_type = _result_data_type(t)
     raw = value.get("data")
     data = None if raw is None or data_type is type(None) else converter.structure(raw, data_type)
-    error: ErrorInfo | None = converter.structure(
-        value.get("error"),
-        Optional[ErrorInfo],  # type: ignore[arg-type]  # noqa: UP045
-    )
-    return Result(data=data, error=error)
+    return Ok(data)
 
 
-converter.register_unstructure_hook_func(_is_result, _unstructure_result)
+converter.register_unstructure_hook(Ok, _unstructure_result)
+converter.register_unstructure_hook(Err, _unstructure_result)
 converter.register_structure_hook_func(_is_result, _structure_result)
 
 

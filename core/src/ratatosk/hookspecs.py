@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
-    from ._connector import Connector
     from ._models import Message
     from ._results import Result, SendResult, StatusUpdate
+    from .connector import Connector
 
 PROJECT_NAME = "ratatosk"
 F = TypeVar("F", bound=Callable[..., Any])

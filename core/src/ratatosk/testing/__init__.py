@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     import httpx
     import pytest
 
-    from .._connector import Connector
     from .._schema import ChannelCapability, ChannelParameter, ChannelSchema
+    from ..connector import Connector
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -437,8 +437,8 @@ class ConnectorConformance:
             f"preset {preset_name!r} carries the name {preset.name!r}")
 
     def test_capabilities_declared_are_implemented(self) -> None:
-        from .._connector import CAPABILITY_METHODS
         from .._schema import ChannelCapability
+        from ..connector import CAPABILITY_METHODS
 
         cls = self.connector_class
         declared = cls.default_schema.capabilities
@@ -721,8 +721,8 @@ class ConnectorConformance:
 
     def test_connect_finds_the_connector(self) -> None:
         from .._connect import connect
-        from .._plugins import get_connector_class, register_plugin, unregister_plugin
         from ..hookspecs import hookimpl
+        from ..plugins import get_connector_class, register_plugin, unregister_plugin
 
         cls = self.connector_class
         connector_id = f"{cls.provider}/{cls.connector_type}"

@@ -4,7 +4,7 @@
 Both talk to Twilio's Messages API (``/2010-04-01/Accounts/{AccountSid}/Messages.json``) through
 sans-IO flows, so the async and the blocking paths share every check and mapping. Everything that
 does not change between messages (URLs, the ``Authorization`` header, fixed form fields and
-connection-level defaults) is computed once in ``_do_initialize``; a send then only validates the
+connection-level defaults) is computed once in ``setup``; a send then only validates the
 message and encodes its own fields.
 
 Webhook handling (``receive_messages`` / ``receive_message_status``) comes from
@@ -23,14 +23,12 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from attrs import define
-
 from ratatosk import (
-    BlockingConnector,
     ChannelCapability,
     ChannelSchema,
     Connector,
     ConnectorHealth,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -39,15 +37,18 @@ from ratatosk import (
     Message,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
+    Operation,
     Result,
     SendResult,
     StatusUpdate,
     TemplateContent,
     TextContent,
     ValidationIssue,
+    operation,
 )
 
-from ._errors import Operation, TwilioErrorCodes, map_api_error
+from ._errors import ApiCall, TwilioErrorCodes, map_api_error
 from ._schemas import (
     ACCOUNT_SID_PATTERN,
     CONTENT_SID_PATTERN,
@@ -67,9 +68,7 @@ if TYPE_CHECKING:  # the segment calculator (and its tables) loads on the first 
 __all__ = [
     "MAX_BODY_LENGTH",
     "MAX_MEDIA",
-    "TwilioBlockingConnector",
     "TwilioConnectorBase",
-    "TwilioSmsBlockingConnector",
     "TwilioSmsConnector",
     "TwilioWhatsAppConnector",
     "build_api_root",
@@ -263,11 +262,11 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     whatsapp: ClassVar[bool] = False
     """Whether addresses are WhatsApp channel addresses (``whatsapp:+E164``)."""
 
-    _send_operation: ClassVar[Operation] = Operation.SEND
-    _status_operation: ClassVar[Operation] = Operation.STATUS
+    _send_operation: ClassVar[ApiCall] = ApiCall.SEND
+    _status_operation: ClassVar[ApiCall] = ApiCall.STATUS
     _status_failure: ClassVar[str] = TwilioErrorCodes.STATUS_QUERY_FAILED
 
-    # set by _do_initialize
+    # set by setup
     _account_sid: str
     _api_root: str
     _account_url: str
@@ -281,10 +280,9 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     _default_fields: dict[str, str]
     _fixed_body: str
     _default_body: str
-    _twilio_blocking: TwilioBlockingConnector | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         """Check what the schema cannot (credentials, Region/Edge/BaseUrl) and precompute the
         URLs, headers and fixed form fields every request uses."""
         p = self.parameters
@@ -319,12 +317,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
                 "conflict"))
         if problems:
             if missing_credentials and len(problems) == 1:
-                return Result(error=ErrorInfo(
+                return Err(ErrorInfo(
                     code=_M.MISSING_CREDENTIALS, domain=_M.DOMAIN,
                     message="No Twilio credentials: give AuthToken, or ApiKeySid and "
                             "ApiKeySecret.", issues=tuple(problems)))
             count = len(problems)
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.INVALID_CONNECTION_SETTINGS, domain=_T.DOMAIN,
                 message=f"The Twilio connection settings are not valid ({count} problem"
                         f"{'s' if count != 1 else ''}).",
@@ -361,59 +359,35 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         if self._status_callback:
             tail.append(("StatusCallback", self._status_callback))
         self._default_body = urlencode(fixed + tail)
-        return Result(data=None)
+        return Ok(None)
 
     # -- public extras -----------------------------------------------------------------------
-    def blocking(self) -> TwilioBlockingConnector:
-        """The synchronous view (with :meth:`cancel_message` too)."""
-        view = self._twilio_blocking
-        if view is None:
-            view = self._twilio_blocking = self._blocking_class()(self)
-        return view
-
-    @classmethod
-    def _blocking_class(cls) -> type[TwilioBlockingConnector]:
-        return TwilioBlockingConnector
-
-    async def cancel_message(self, remote_id: str) -> Result[StatusUpdate]:
+    @operation
+    def cancel_message(self, remote_id: str) -> Operation[StatusUpdate]:
         """Cancel a scheduled message (``Status=canceled``) by its SID.
 
         Only messages Twilio has not sent yet (status ``scheduled``) can be canceled; Twilio's
         refusal (e.g. error 30409) comes back as a ``MESSAGING_ERROR`` result with its code.
-        Needs the SEND_MESSAGES capability.
+        Needs the SEND_MESSAGES capability. ``connector.blocking().cancel_message(sid)`` is the
+        same operation, blocking.
         """
-        early = self._check_cancel(remote_id)
-        if early is not None:
-            return early
-        try:
-            return await self._run_async(False, self._cancel_flow, remote_id)
-        except Exception as exc:
-            return self._unexpected(_M.MESSAGING_ERROR, "cancel_message", exc)
-
-    def _cancel_message_blocking(self, remote_id: str) -> Result[StatusUpdate]:
-        early = self._check_cancel(remote_id)
-        if early is not None:
-            return early
-        try:
-            return self._run_blocking(False, self._cancel_flow, remote_id)
-        except Exception as exc:
-            return self._unexpected(_M.MESSAGING_ERROR, "cancel_message", exc)
-
-    def _check_cancel(self, remote_id: str) -> Result[StatusUpdate] | None:
         if not isinstance(remote_id, str):
             raise TypeError(f"remote_id must be a string, not {type(remote_id).__name__}")
-        error = self._precheck(ChannelCapability.SEND_MESSAGES, "cancel_message")
-        return Result(error=error) if error is not None else None
+        error = self.check_ready(ChannelCapability.SEND_MESSAGES, "cancel_message")
+        if error is not None:
+            return Err(error)
+        return (yield from self.run_flow(self._cancel_flow, remote_id, operation="cancel_message",
+                                         failure=_M.MESSAGING_ERROR))
 
     # -- flows -------------------------------------------------------------------------------
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         """Fetch the account (``GET /2010-04-01/Accounts/{AccountSid}.json``)."""
         response = yield HttpRequest("GET", self._account_url, self._get_headers)
         if not response.is_success:
-            return Result(error=map_api_error(response, Operation.ACCOUNT))
+            return Err(map_api_error(response, ApiCall.ACCOUNT))
         data = _json_object(response)
         if data is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.STATUS_ERROR, domain=_T.DOMAIN,
                 message="Twilio's account answer is not a JSON object",
                 details={"http_status": response.status_code}))
@@ -421,39 +395,39 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         healthy = status == "active"
         issues = () if healthy else (f"the Twilio account is {status or 'in an unknown state'}",)
         details = {k: data[k] for k in ("sid", "status", "type", "friendly_name") if k in data}
-        return Result(data=ConnectorHealth(
+        return Ok(ConnectorHealth(
             is_healthy=healthy, state=self.state.value, issues=issues,
             details={f"account_{k}" if k != "friendly_name" else k: v
                      for k, v in details.items()}))
 
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         """Create the message (``POST .../Messages.json``)."""
         prepared = self._prepare(message)
         if isinstance(prepared, ErrorInfo):
-            return Result(error=prepared)
+            return Err(prepared)
         response = yield prepared
         return self._parse_send(message, response)
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         """Fetch the message (``GET .../Messages/{Sid}.json``)."""
         sid = remote_id.strip()
         if not _MESSAGE_SID.fullmatch(sid):
-            return Result(error=self._bad_sid(sid, self._status_failure))
+            return Err(self._bad_sid(sid, self._status_failure))
         response = yield HttpRequest("GET", f"{self._message_prefix}{sid}.json",
                                      self._get_headers)
         if not response.is_success:
-            return Result(error=map_api_error(response, self._status_operation))
+            return Err(map_api_error(response, self._status_operation))
         return self._parse_status(sid, response, self._status_failure)
 
     def _cancel_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         """Cancel a scheduled message (``POST .../Messages/{Sid}.json`` with Status=canceled)."""
         sid = remote_id.strip()
         if not _MESSAGE_SID.fullmatch(sid):
-            return Result(error=self._bad_sid(sid, _M.MESSAGING_ERROR))
+            return Err(self._bad_sid(sid, _M.MESSAGING_ERROR))
         response = yield HttpRequest("POST", f"{self._message_prefix}{sid}.json",
                                      self._post_headers, b"Status=canceled", idempotent=True)
         if not response.is_success:
-            return Result(error=map_api_error(response, Operation.CANCEL))
+            return Err(map_api_error(response, ApiCall.CANCEL))
         return self._parse_status(sid, response, _M.MESSAGING_ERROR)
 
     # -- request building --------------------------------------------------------------------
@@ -711,13 +685,13 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     # -- response parsing --------------------------------------------------------------------
     def _parse_send(self, message: Message, response: HttpResponse) -> Result[SendResult]:
         if not response.is_success:
-            return Result(error=map_api_error(response, self._send_operation))
+            return Err(map_api_error(response, self._send_operation))
         data = _json_object(response)
         sid = data.get("sid") if data is not None else None
         if data is None or not isinstance(sid, str) or not sid:
             domain, code = ((_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED) if self.whatsapp
                             else (_M.DOMAIN, _M.SEND_MESSAGE_FAILED))
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=code, domain=domain, outcome_unknown=True,
                 message=f"Twilio answered HTTP {response.status_code} without a message SID; "
                         "the message may have been accepted, so it is not sent again",
@@ -725,7 +699,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         provider_status = data.get("status")
         status_text = provider_status if isinstance(provider_status, str) else None
         extra = {k: data[k] for k in _SEND_KEYS if data.get(k) is not None}
-        return Result(data=SendResult(
+        return Ok(SendResult(
             message_id=message.id,
             remote_message_id=sid,
             status=map_twilio_status(status_text),
@@ -739,7 +713,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         data = _json_object(response)
         if data is None:
             domain = _T.DOMAIN if failure_code in _T.all_codes() else _M.DOMAIN
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=failure_code, domain=domain,
                 message=f"Twilio's answer about {sid} is not a JSON object",
                 details={"http_status": response.status_code}))
@@ -756,7 +730,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
             text = _decimal_text(data["price"])
             price = Decimal(text) if text is not None else None
         unit = data.get("price_unit")
-        return Result(data=StatusUpdate(
+        return Ok(StatusUpdate(
             remote_message_id=sid,
             status=map_twilio_status(status_text),
             provider_status=status_text,
@@ -787,16 +761,6 @@ class TwilioSmsConnector(TwilioConnectorBase):
     default_schema: ClassVar[ChannelSchema] = TWILIO_SMS
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(SMS_PRESETS)
 
-    def blocking(self) -> TwilioSmsBlockingConnector:
-        """The synchronous view (with :meth:`cancel_message` and :meth:`estimate`)."""
-        view = super().blocking()
-        assert isinstance(view, TwilioSmsBlockingConnector)
-        return view
-
-    @classmethod
-    def _blocking_class(cls) -> type[TwilioBlockingConnector]:
-        return TwilioSmsBlockingConnector
-
     def estimate(self, message: Message) -> Result[SegmentAnalysis]:
         """The encoding, segments and characters Twilio will bill for the message's text.
 
@@ -807,7 +771,7 @@ class TwilioSmsConnector(TwilioConnectorBase):
             raise TypeError(f"estimate takes a Message, not {type(message).__name__}")
         text = message.text
         if text is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_M.UNSUPPORTED_CONTENT_TYPE, domain=_M.DOMAIN,
                 message="Only a message with text can be estimated."))
         smart = message.properties.get("SmartEncoded")
@@ -817,14 +781,14 @@ class TwilioSmsConnector(TwilioConnectorBase):
                 smart = self.settings.get_parameter("SmartEncoded")
         flag = _bool_text(smart) if smart is not None else "false"
         if flag is None:
-            return Result(error=ErrorInfo(
+            return Err(ErrorInfo(
                 code=_T.INVALID_MESSAGE, domain=_T.DOMAIN,
                 message="The SmartEncoded property must be true or false.",
                 issues=(ValidationIssue("properties.SmartEncoded", "must be true or false",
                                         "type"),)))
         from ._segments import analyze
 
-        return Result(data=analyze(text, smart_encoded=flag == "true"))
+        return Ok(analyze(text, smart_encoded=flag == "true"))
 
 
 class TwilioWhatsAppConnector(TwilioConnectorBase):
@@ -839,8 +803,8 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
     whatsapp: ClassVar[bool] = True
     default_schema: ClassVar[ChannelSchema] = TWILIO_WHATSAPP
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(WHATSAPP_PRESETS)
-    _send_operation: ClassVar[Operation] = Operation.SEND_WHATSAPP
-    _status_operation: ClassVar[Operation] = Operation.STATUS_WHATSAPP
+    _send_operation: ClassVar[ApiCall] = ApiCall.SEND_WHATSAPP
+    _status_operation: ClassVar[ApiCall] = ApiCall.STATUS_WHATSAPP
     _status_failure: ClassVar[str] = TwilioErrorCodes.WHATSAPP_STATUS_QUERY_FAILED
 
     @staticmethod
@@ -867,26 +831,3 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
 
     def _sender(self, address: str, problems: list[_Problem]) -> str | None:
         return self._checked_whatsapp(address, "sender", "whatsapp:+15550001111", problems)
-
-
-@define(eq=False, repr=False)
-class TwilioBlockingConnector(BlockingConnector):
-    """The synchronous view of a Twilio connector: the core operations plus
-    :meth:`cancel_message`."""
-
-    connector: TwilioConnectorBase
-
-    def cancel_message(self, remote_id: str) -> Result[StatusUpdate]:
-        """See :meth:`TwilioConnectorBase.cancel_message`."""
-        return self.connector._cancel_message_blocking(remote_id)
-
-
-@define(eq=False, repr=False)
-class TwilioSmsBlockingConnector(TwilioBlockingConnector):
-    """The synchronous view of :class:`TwilioSmsConnector` (with :meth:`estimate`)."""
-
-    connector: TwilioSmsConnector
-
-    def estimate(self, message: Message) -> Result[SegmentAnalysis]:
-        """See :meth:`TwilioSmsConnector.estimate`."""
-        return self.connector.estimate(message)

@@ -26,7 +26,7 @@ from ratatosk import (
 __all__ = [
     "API_ERROR_MAP",
     "TWILIO_DOMAIN",
-    "Operation",
+    "ApiCall",
     "TwilioErrorCodes",
     "map_api_error",
     "parse_retry_after",
@@ -87,7 +87,7 @@ def twilio_error(
     return ErrorInfo(code=code, message=message, domain=TWILIO_DOMAIN, issues=issues, **kwargs)
 
 
-class Operation(str, enum.Enum):
+class ApiCall(str, enum.Enum):
     """The kind of request an API error answered; it picks the fallback code."""
 
     SEND = "send"
@@ -128,18 +128,18 @@ API_ERROR_MAP: Mapping[int, tuple[str, str]] = MappingProxyType(
 )
 """Twilio API error code -> (domain, framework code); other codes get the operation's fallback."""
 
-_FALLBACK: Mapping[Operation, tuple[str, str]] = MappingProxyType(
+_FALLBACK: Mapping[ApiCall, tuple[str, str]] = MappingProxyType(
     {
-        Operation.SEND: (_M.DOMAIN, _M.SEND_MESSAGE_FAILED),
-        Operation.SEND_WHATSAPP: (_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED),
-        Operation.STATUS: (_T.DOMAIN, _T.STATUS_QUERY_FAILED),
-        Operation.STATUS_WHATSAPP: (_T.DOMAIN, _T.WHATSAPP_STATUS_QUERY_FAILED),
-        Operation.CANCEL: (_M.DOMAIN, _M.MESSAGING_ERROR),
-        Operation.ACCOUNT: (_T.DOMAIN, _T.STATUS_ERROR),
+        ApiCall.SEND: (_M.DOMAIN, _M.SEND_MESSAGE_FAILED),
+        ApiCall.SEND_WHATSAPP: (_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED),
+        ApiCall.STATUS: (_T.DOMAIN, _T.STATUS_QUERY_FAILED),
+        ApiCall.STATUS_WHATSAPP: (_T.DOMAIN, _T.WHATSAPP_STATUS_QUERY_FAILED),
+        ApiCall.CANCEL: (_M.DOMAIN, _M.MESSAGING_ERROR),
+        ApiCall.ACCOUNT: (_T.DOMAIN, _T.STATUS_ERROR),
     }
 )
 
-_SENDS = frozenset({Operation.SEND, Operation.SEND_WHATSAPP})
+_SENDS = frozenset({ApiCall.SEND, ApiCall.SEND_WHATSAPP})
 # codes that only make sense as answers to a create; for other operations the fallback applies
 _ANY_OPERATION = frozenset({20003, 20429})
 
@@ -182,7 +182,7 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
+def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
     """The framework error for a Twilio API error response to ``operation``.
 
     * 401 / 20003 -> ``INVALID_CREDENTIALS`` (``AUTHENTICATION_FAILED`` for the account fetch
@@ -208,7 +208,7 @@ def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
     retryable = False
     retry_after: float | None = None
     outcome_unknown = False
-    if (status == 401 or twilio_code == 20003) and operation is Operation.ACCOUNT:
+    if (status == 401 or twilio_code == 20003) and operation is ApiCall.ACCOUNT:
         # test_connection / health: the connector itself cannot authenticate
         domain, code = ConnectorErrorCodes.DOMAIN, ConnectorErrorCodes.AUTHENTICATION_FAILED
     elif status == 401 or twilio_code == 20003:
@@ -233,12 +233,12 @@ def map_api_error(response: HttpResponse, operation: Operation) -> ErrorInfo:
                 retryable = True
 
     what = {
-        Operation.SEND: "sending the message",
-        Operation.SEND_WHATSAPP: "sending the WhatsApp message",
-        Operation.STATUS: "fetching the message status",
-        Operation.STATUS_WHATSAPP: "fetching the WhatsApp message status",
-        Operation.CANCEL: "canceling the message",
-        Operation.ACCOUNT: "fetching the account",
+        ApiCall.SEND: "sending the message",
+        ApiCall.SEND_WHATSAPP: "sending the WhatsApp message",
+        ApiCall.STATUS: "fetching the message status",
+        ApiCall.STATUS_WHATSAPP: "fetching the WhatsApp message status",
+        ApiCall.CANCEL: "canceling the message",
+        ApiCall.ACCOUNT: "fetching the account",
     }[operation]
     text = f"Twilio answered HTTP {status} when {what}"
     if twilio_code is not None:

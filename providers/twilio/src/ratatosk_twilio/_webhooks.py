@@ -1,7 +1,7 @@
 """Twilio webhooks: inbound messages and status callbacks, signed, parsed and de-duplicated.
 
-:class:`TwilioWebhookMixin` gives both Twilio connectors their ``_do_receive_messages`` and
-``_do_receive_message_status``. Each call goes through the same steps, in this order, and stops at
+:class:`TwilioWebhookMixin` gives both Twilio connectors their ``parse_messages`` and
+``parse_message_status``. Each call goes through the same steps, in this order, and stops at
 the first failure with an error result (nothing raised, nothing recorded, nothing half-processed):
 
 1. the body size (``MaxWebhookBodySize``, default 64 KiB) -> ``INVALID_WEBHOOK_DATA``;
@@ -44,6 +44,7 @@ from ratatosk import (
     Content,
     Endpoint,
     EndpointType,
+    Err,
     ErrorInfo,
     InvalidSourceData,
     LocationContent,
@@ -53,11 +54,14 @@ from ratatosk import (
     MessageSource,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
     ReceiveResult,
     Result,
     StatusUpdate,
     TextContent,
     ValidationIssue,
+    WebhookKind,
+    WebhookReply,
 )
 from ratatosk._errors import messaging_error
 
@@ -75,14 +79,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_WEBHOOK_BODY_SIZE",
+    "EMPTY_TWIML",
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "TwilioWebhookMixin",
-    "WebhookKind",
+    "WebhookKindName",
     "classify_webhook",
     "parse_inbound_message",
     "parse_status_callback",
     "resolve_public_url",
+    "twiml_reply",
     "webhook_dedup_key",
 ]
 
@@ -96,7 +102,14 @@ IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 JSON_MEDIA_TYPE = "application/json"
 
-WebhookKind = Literal["message", "status"]
+WebhookKindName = Literal["message", "status"]
+"""The kinds as the module's functions take them (:class:`ratatosk.WebhookKind` is a str enum
+with these values, so its members are accepted too)."""
+
+TWIML_CONTENT_TYPE = "text/xml"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+_EMPTY_TWIML_REPLY = WebhookReply(200, EMPTY_TWIML.encode("ascii"), TWIML_CONTENT_TYPE)
+_FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port")
 
 MAX_MEDIA = 100
 """More than this many media items in one webhook is not data Twilio sends."""
@@ -146,9 +159,10 @@ def _data_error(message: str, *, issues: Iterable[ValidationIssue] = (),
                            issues=tuple(issues), details=dict(details or {}))
 
 
-def _signature_error(message: str, reason: str) -> ErrorInfo:
+def _signature_error(message: str, reason: str,
+                     context: Mapping[str, Any] | None = None) -> ErrorInfo:
     return messaging_error(MessagingErrorCodes.INVALID_WEBHOOK_SIGNATURE, message,
-                           details={"reason": reason})
+                           details={"reason": reason, **(context or {})})
 
 
 # -- URL --------------------------------------------------------------------------------------
@@ -162,23 +176,29 @@ def _first(value: str | None) -> str | None:
     return first or None
 
 
-def _forwarded(url: str, source: MessageSource) -> str:
+def _forwarded(url: str, source: MessageSource) -> tuple[str, list[str]]:
+    """The URL with scheme, host and port from the X-Forwarded-* headers, and the names of the
+    headers that were used (present and valid)."""
+    used: list[str] = []
     parts = urlsplit(url)
     scheme = parts.scheme
     proto = _first(source.header("X-Forwarded-Proto"))
     if proto and proto.lower() in ("http", "https"):
         scheme = proto.lower()
+        used.append("X-Forwarded-Proto")
     netloc = parts.netloc
     host = _first(source.header("X-Forwarded-Host"))
     if host and _HOST.match(host):
         netloc = host
+        used.append("X-Forwarded-Host")
     port = _first(source.header("X-Forwarded-Port"))
     if port and port.isascii() and port.isdigit() and 0 < int(port) < 65536:
         match = _HOST.match(netloc)
         hostname = match.group(1) if match else netloc
         default = 443 if scheme == "https" else 80
         netloc = hostname if int(port) == default else f"{hostname}:{port}"
-    return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+        used.append("X-Forwarded-Port")
+    return urlunsplit((scheme, netloc, parts.path, parts.query, "")), used
 
 
 def resolve_public_url(
@@ -208,7 +228,7 @@ def resolve_public_url(
         if not source.url:
             return None
         if trust_forwarded:
-            return _forwarded(source.url, source)
+            return _forwarded(source.url, source)[0]
     except ValueError:  # not a URL at all (e.g. a broken IPv6 literal): nothing to validate
         return None
     return source.url
@@ -623,7 +643,7 @@ def _status_callback(first: _First, repeated: _Repeated,
     )
 
 
-def classify_webhook(items: Iterable[tuple[str, str]]) -> WebhookKind:
+def classify_webhook(items: Iterable[tuple[str, str]]) -> WebhookKindName:
     """Whether Twilio's fields are a status callback or an inbound message.
 
     A status callback has MessageStatus or SmsStatus and neither Body nor NumMedia (an inbound
@@ -635,7 +655,7 @@ def classify_webhook(items: Iterable[tuple[str, str]]) -> WebhookKind:
     return "message"
 
 
-def webhook_dedup_key(source: MessageSource, kind: WebhookKind,
+def webhook_dedup_key(source: MessageSource, kind: WebhookKindName,
                       fields: Mapping[str, list[str]]) -> str:
     """The key that recognises a retried webhook.
 
@@ -645,7 +665,7 @@ def webhook_dedup_key(source: MessageSource, kind: WebhookKind,
     return _dedup_key(source, kind, {name: values[0] for name, values in fields.items() if values})
 
 
-def _dedup_key(source: MessageSource, kind: WebhookKind, first: _First) -> str:
+def _dedup_key(source: MessageSource, kind: WebhookKindName, first: _First) -> str:
     """:func:`webhook_dedup_key` on the first value of every field."""
     token = (source.header(IDEMPOTENCY_HEADER) or "").strip()
     if token:
@@ -666,6 +686,28 @@ def _dedup_key(source: MessageSource, kind: WebhookKind, first: _First) -> str:
 
 
 # -- the mixin --------------------------------------------------------------------------------
+
+
+def twiml_reply(reply: object | None = None) -> WebhookReply:
+    """A webhook handler's return value as Twilio's answer (see
+    :meth:`TwilioWebhookMixin.webhook_reply`)."""
+    if reply is None:
+        return _EMPTY_TWIML_REPLY
+    if isinstance(reply, WebhookReply):
+        return reply
+    if isinstance(reply, (str, bytes)):
+        raw = reply.encode("utf-8") if isinstance(reply, str) else bytes(reply)
+        return WebhookReply(200, raw, TWIML_CONTENT_TYPE)
+    body = getattr(reply, "body", None)  # a TwiMLResponse (or anything shaped like one)
+    if isinstance(body, (str, bytes)):
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        content_type = getattr(reply, "content_type", None) or TWIML_CONTENT_TYPE
+        status_code = getattr(reply, "status_code", None) or 200
+        return WebhookReply(int(status_code), raw, str(content_type))
+    raise TypeError(
+        "a Twilio webhook handler returns None, TwiML text or a TwiMLResponse, "
+        f"not {type(reply).__name__}"
+    )
 
 
 def _as_bool(value: Any, default: bool) -> bool:
@@ -755,6 +797,7 @@ class _WebhookConfig:
     keyring: _Keyring = attrs.field(repr=False)
     message_url: _ConfiguredUrl | None
     status_url: _ConfiguredUrl | None
+    status_url_setting: str = "StatusCallback"
 
     @classmethod
     def of(cls, parameters: Mapping[str, Any], key: tuple[Any, ...]) -> _WebhookConfig:
@@ -772,14 +815,54 @@ class _WebhookConfig:
             keyring=_Keyring.of(tokens),
             message_url=_configured(webhook_url),
             status_url=_configured(status_url),
+            status_url_setting="StatusCallback" if parameters.get("StatusCallback")
+            else "WebhookUrl",
         )
 
-    def url(self, source: MessageSource, kind: WebhookKind) -> str | None:
+    def url(self, source: MessageSource, kind: WebhookKindName | WebhookKind) -> str | None:
         """The URL a webhook of this kind is validated against."""
         configured = self.status_url if kind == "status" else self.message_url
         if configured is not None:
             return configured.resolve(source)
         return resolve_public_url(source, trust_forwarded=self.trust_forwarded)
+
+    def explain(self, source: MessageSource, kind: WebhookKindName,
+                url: str | None) -> dict[str, Any]:
+        """Where the validated URL came from, for a refused webhook's error details (logged by
+        the web adapters): the URL (a password in it masked), the setting or "request" it came
+        from, the forwarded headers honoured and those present but not honoured."""
+        configured = self.status_url if kind == "status" else self.message_url
+        honoured: list[str] = []
+        if configured is not None:
+            origin = self.status_url_setting if kind == "status" else "WebhookUrl"
+        else:
+            origin = "request"
+            if self.trust_forwarded and source.url:
+                try:
+                    honoured = _forwarded(source.url, source)[1]
+                except ValueError:
+                    honoured = []
+        present = [name for name in _FORWARDED_HEADERS if source.header(name) is not None]
+        return {
+            "url": _mask_url(url) if url else None,
+            "url_from": origin,
+            "forwarded_headers": honoured,
+            "forwarded_headers_ignored": [name for name in present if name not in honoured],
+            "trust_forwarded_headers": self.trust_forwarded,
+        }
+
+
+def _mask_url(url: str) -> str:
+    """The URL with a password in its user information replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "(not a URL)"
 
 
 def _signature_matches(keyring: _Keyring, url: str, pairs: list[tuple[str, str]],
@@ -810,58 +893,82 @@ class TwilioWebhookMixin:
     _webhook_config_cache: _WebhookConfig | None = None
 
     # -- what the connector base calls ------------------------------------------------------
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         """Validate, parse and de-duplicate an inbound-message webhook (pure: no I/O)."""
         try:
             read = self._read_webhook(source, "message")
             if isinstance(read, ErrorInfo):
-                return Result.fail(read)
+                return Err(read)
             _, first, repeated = read
             received_at = _now_iso()
             try:
                 message = _inbound_message(first, repeated, received_at)
             except _WebhookDataError as exc:
-                return Result.fail(_data_error(exc.message, issues=exc.issues))
+                return Err(_data_error(exc.message, issues=exc.issues))
             key = _dedup_key(source, "message", first)
             info = {"dedup_key": key, "received_at": received_at, "webhook": "message"}
             if self._webhook_store().seen(key):
                 logger.info("duplicate inbound message webhook %s ignored", message.id)
-                return Result.ok(ReceiveResult(messages=(), is_duplicate=True,
+                return Ok(ReceiveResult(messages=(), is_duplicate=True,
                                                additional_data=info))
             # (ReceiveResult's converter=tuple leaves mypy without an element type: pass Any)
             batch: Any = (message,)
-            return Result.ok(ReceiveResult(messages=batch, additional_data=info))
+            return Ok(ReceiveResult(messages=batch, additional_data=info))
         except Exception as exc:  # a bug or a failing store: an error result, never a traceback
             logger.exception("inbound message webhook processing failed")
-            return Result.fail(twilio_error(
+            return Err(twilio_error(
                 TwilioErrorCodes.RECEIVE_MESSAGE_FAILED,
                 f"the inbound message webhook could not be processed ({type(exc).__name__})",
             ))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         """Validate, parse and de-duplicate a status callback (pure: no I/O)."""
         try:
             read = self._read_webhook(source, "status")
             if isinstance(read, ErrorInfo):
-                return Result.fail(read)
+                return Err(read)
             _, first, repeated = read
             try:
                 update = _status_callback(first, repeated, None)
             except _WebhookDataError as exc:
-                return Result.fail(_data_error(exc.message, issues=exc.issues))
+                return Err(_data_error(exc.message, issues=exc.issues))
             key = _dedup_key(source, "status", first)
             duplicate = self._webhook_store().seen(key)
             if duplicate:
                 logger.info("duplicate status callback %s/%s ignored",
                             update.remote_message_id, update.provider_status)
             data = {**update.additional_data, "duplicate": duplicate, "dedup_key": key}
-            return Result.ok(attrs.evolve(update, additional_data=data))
+            return Ok(attrs.evolve(update, additional_data=data))
         except Exception as exc:
             logger.exception("status callback processing failed")
-            return Result.fail(twilio_error(
+            return Err(twilio_error(
                 TwilioErrorCodes.RECEIVE_STATUS_FAILED,
                 f"the status callback could not be processed ({type(exc).__name__})",
             ))
+
+    # -- what the web adapters call (ratatosk.Connector's provider-neutral webhook API) -------
+    def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
+        """Status callback or inbound message, from the fields' names (see
+        :func:`classify_webhook`; a GET webhook's fields are its query string). A body that is
+        not a readable form counts as a message: ``receive_messages`` then answers with the
+        right error, after checking the signature."""
+        try:
+            if source.method.upper() == "GET":
+                query = (source.url or "").partition("?")[2].partition("#")[0]
+                items = parse_qsl(query, keep_blank_values=True)
+            else:
+                items = source.form_items()
+        except ValueError:
+            return WebhookKind.MESSAGE
+        if classify_webhook(items) == "status":
+            return WebhookKind.STATUS
+        return WebhookKind.MESSAGE
+
+    def webhook_reply(self, kind: WebhookKind, reply: object | None = None) -> WebhookReply:
+        """TwiML: the handler's reply (a :class:`~ratatosk_twilio.TwiMLResponse`, TwiML text or
+        bytes, or a :class:`~ratatosk.WebhookReply`), else the empty ``<Response />``
+        (``text/xml``, 200). Anything else raises TypeError."""
+        return twiml_reply(reply)
 
     # -- helpers ----------------------------------------------------------------------------
     def _webhook_config(self) -> _WebhookConfig:
@@ -888,7 +995,8 @@ class TwilioWebhookMixin:
                     store = self.dedup_store = InMemoryDeduplicationStore()
         return store
 
-    def webhook_url(self, source: MessageSource, kind: WebhookKind) -> str | None:
+    def webhook_url(self, source: MessageSource,
+                    kind: WebhookKindName | WebhookKind) -> str | None:
         """The URL a webhook of this kind is validated against (see :func:`resolve_public_url`).
 
         Inbound messages use ``WebhookUrl``; status callbacks ``StatusCallback``, else
@@ -897,7 +1005,7 @@ class TwilioWebhookMixin:
         """
         return self._webhook_config().url(source, kind)
 
-    def _read_webhook(self, source: MessageSource, kind: WebhookKind) -> _Read | ErrorInfo:
+    def _read_webhook(self, source: MessageSource, kind: WebhookKindName) -> _Read | ErrorInfo:
         """Size, signature and form checks, in that order; the fields or the error."""
         if not isinstance(source, MessageSource):
             raise TypeError(f"expected a MessageSource, not {type(source).__name__}")
@@ -917,10 +1025,11 @@ class TwilioWebhookMixin:
             if not url:
                 return _signature_error(
                     "the webhook URL is unknown, so its signature cannot be checked "
-                    "(set WebhookUrl/StatusCallback or give the MessageSource its url)", "no_url")
+                    "(set WebhookUrl/StatusCallback or give the MessageSource its url)", "no_url",
+                    config.explain(source, kind, url))
             if not signature:
                 return _signature_error(f"the request has no {SIGNATURE_HEADER} header",
-                                        "missing")
+                                        "missing", config.explain(source, kind, url))
 
         media_type = source.media_type
         try:
@@ -949,7 +1058,8 @@ class TwilioWebhookMixin:
             if not _signature_matches(config.keyring, url, signed_params, signature, body):
                 return _signature_error(
                     "the X-Twilio-Signature does not match the request (check the auth token and "
-                    "that the URL Twilio called is the configured one)", "mismatch")
+                    "that the URL Twilio called is the configured one)", "mismatch",
+                    config.explain(source, kind, url))
 
         if method == "POST" and media_type != FORM_MEDIA_TYPE:
             return _data_error(

@@ -41,6 +41,7 @@ from ratatosk import (
     ConnectorHealth,
     Endpoint,
     EndpointType,
+    Err,
     ErrorInfo,
     Flow,
     HttpRequest,
@@ -56,6 +57,7 @@ from ratatosk import (
     MessageStatus,
     MessagingErrorCodes,
     MultipartContent,
+    Ok,
     ParameterType,
     ReceiveResult,
     Result,
@@ -214,7 +216,7 @@ class AcmeSmsConnector(Connector):
     _base: str = ""
     _headers: tuple[tuple[str, str], ...] = ()
 
-    def _do_initialize(self) -> Result[None]:
+    def setup(self) -> Result[None]:
         parameters = self.parameters
         self._base = str(parameters["BaseUrl"]).rstrip("/")
         pair = f"{parameters['AccountId']}:{parameters['ApiKey']}".encode()
@@ -222,16 +224,16 @@ class AcmeSmsConnector(Connector):
             ("Authorization", "Basic " + base64.b64encode(pair).decode("ascii")),
             ("Accept", "application/json"),
         )
-        return Result(data=None)
+        return Ok(None)
 
     def _messages_url(self) -> str:
         return f"{self._base}/v1/accounts/{self.parameters['AccountId']}/messages"
 
     # -- sending ---------------------------------------------------------------------------
-    def _do_send_message(self, message: Message) -> Flow[SendResult]:
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
         sender = message.sender.address if message.sender else self.parameters.get("DefaultSender")
         if not sender:
-            return Result(error=_error(MessagingErrorCodes.MISSING_SENDER,
+            return Err(_error(MessagingErrorCodes.MISSING_SENDER,
                                        "the message has no sender and DefaultSender is not set"))
         assert message.receiver is not None  # validated by the base against the schema
         payload: dict[str, Any] = {"from": sender, "to": message.receiver.address}
@@ -251,38 +253,38 @@ class AcmeSmsConnector(Connector):
         )
         response = yield request
         if response.status_code not in (200, 201, 202):
-            return Result(error=_api_error(response, MessagingErrorCodes.SEND_MESSAGE_FAILED,
+            return Err(_api_error(response, MessagingErrorCodes.SEND_MESSAGE_FAILED,
                                            "the message"))
         try:
             body = response.json()
             remote_id = str(body["id"])
             provider_status = str(body.get("status", "accepted"))
         except (ValueError, KeyError, TypeError, AttributeError):
-            return Result(error=_error(MessagingErrorCodes.SEND_MESSAGE_FAILED,
+            return Err(_error(MessagingErrorCodes.SEND_MESSAGE_FAILED,
                                        "Acme answered with an unreadable body",
                                        outcome_unknown=True))
-        return Result(data=SendResult(message.id, remote_id, _status(provider_status),
+        return Ok(SendResult(message.id, remote_id, _status(provider_status),
                                       provider_status=provider_status))
 
-    def _do_get_message_status(self, remote_id: str) -> Flow[StatusUpdate]:
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         response = yield HttpRequest("GET", f"{self._messages_url()}/{remote_id}", self._headers)
         if response.status_code != 200:
-            return Result(error=_api_error(response, ConnectorErrorCodes.GET_STATUS_ERROR,
+            return Err(_api_error(response, ConnectorErrorCodes.GET_STATUS_ERROR,
                                            "the status query"))
         try:
             body = response.json()
             provider_status = str(body["status"])
         except (ValueError, KeyError, TypeError):
-            return Result(error=_error(ConnectorErrorCodes.GET_STATUS_ERROR,
+            return Err(_error(ConnectorErrorCodes.GET_STATUS_ERROR,
                                        "Acme answered the status query with an unreadable body"))
-        return Result(data=StatusUpdate(remote_id, _status(provider_status), provider_status))
+        return Ok(StatusUpdate(remote_id, _status(provider_status), provider_status))
 
-    def _do_test_connection(self) -> Flow[ConnectorHealth]:
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
         response = yield HttpRequest("GET", f"{self._base}/v1/health", self._headers)
         if response.status_code != 200:
-            return Result(error=_api_error(response, MessagingErrorCodes.CONNECTION_FAILED,
+            return Err(_api_error(response, MessagingErrorCodes.CONNECTION_FAILED,
                                            "the health check"))
-        return Result(data=ConnectorHealth(is_healthy=True, state="ready"))
+        return Ok(ConnectorHealth(is_healthy=True, state="ready"))
 
     # -- webhooks --------------------------------------------------------------------------
     @staticmethod
@@ -296,20 +298,20 @@ class AcmeSmsConnector(Connector):
                           "the webhook body is not a JSON object")
         return body
 
-    def _do_receive_messages(self, source: MessageSource) -> Result[ReceiveResult]:
+    def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
         body = self._json_object(source)
         if isinstance(body, ErrorInfo):
-            return Result(error=body)
+            return Err(body)
         items = body.get("messages", [body])
         if not isinstance(items, list):
-            return Result(error=_error(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(_error(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                        "'messages' is not a list"))
         messages: list[Message] = []
         for index, item in enumerate(items):
             if not isinstance(item, dict) or not all(
                 isinstance(item.get(k), str) for k in ("id", "from", "to")
             ):
-                return Result(error=_error(
+                return Err(_error(
                     MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                     f"inbound message {index} needs string fields id, from and to"))
             parts: list[Any] = []
@@ -320,16 +322,16 @@ class AcmeSmsConnector(Connector):
             content = parts[0] if len(parts) == 1 else (MultipartContent(parts) if parts else None)
             messages.append(Message(id=item["id"], sender=Endpoint.phone(item["from"]),
                                     receiver=Endpoint.phone(item["to"]), content=content))
-        return Result(data=ReceiveResult(messages))
+        return Ok(ReceiveResult(messages))
 
-    def _do_receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
         body = self._json_object(source)
         if isinstance(body, ErrorInfo):
-            return Result(error=body)
+            return Err(body)
         if not isinstance(body.get("id"), str) or not isinstance(body.get("status"), str):
-            return Result(error=_error(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
+            return Err(_error(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                        "a status callback needs string fields id and status"))
-        return Result(data=StatusUpdate(body["id"], _status(body["status"]), body["status"]))
+        return Ok(StatusUpdate(body["id"], _status(body["status"]), body["status"]))
 
 
 # -- plugin hooks ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """pytest plugin (entry point ``pytest11``): fixtures for testing your own code against the sandbox.
 
-Installed with ``ratatosk-contrib``; nothing to configure. Fixtures:
+Installed with ``ratatosk-twilio``; nothing to configure. Fixtures:
 
 ``twilio_sandbox``
     A running :class:`ratatosk_twilio.sandbox.TwilioSandbox` on 127.0.0.1 (a fresh one per test),
@@ -9,7 +9,9 @@ Installed with ``ratatosk-contrib``; nothing to configure. Fixtures:
     :class:`ratatosk.ConnectionSettings` for that sandbox (AccountSid, AuthToken, BaseUrl).
 ``twilio_connector``
     A ready :class:`ratatosk_twilio.TwilioSmsConnector` (async) talking to the sandbox; shut down
-    after the test.
+    after the test. An async fixture made with ``pytest_asyncio.fixture``: it works in
+    pytest-asyncio's default *strict* mode (mark your test ``@pytest.mark.asyncio``) and in
+    ``asyncio_mode = auto``.
 ``twilio_blocking_connector``
     The same connector's blocking twin, for code without an event loop.
 
@@ -19,7 +21,8 @@ Example::
         my_app.send_welcome(twilio_blocking_connector, "+15550002222")
         assert twilio_sandbox.messages[0].body == "Welcome!"
 
-The Twilio provider (``ratatosk-twilio``) is imported only when a fixture is used.
+Nothing of the provider is imported until a fixture is used, so the plugin costs nothing in test
+suites that do not use it.
 """
 
 from __future__ import annotations
@@ -29,16 +32,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+try:  # strict mode only runs async fixtures declared through pytest-asyncio
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio no async test runs anyway
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from ratatosk import BlockingConnector, ConnectionSettings
-    from ratatosk_twilio import TwilioSmsConnector
-    from ratatosk_twilio.sandbox import TwilioSandbox
+
+    from . import TwilioSmsConnector
+    from .sandbox import TwilioSandbox
 
 
 @pytest.fixture
 def twilio_sandbox() -> Iterator[TwilioSandbox]:
     """A Twilio-compatible sandbox server on 127.0.0.1, fresh for each test."""
-    from ratatosk_twilio.sandbox import TwilioSandbox
+    from .sandbox import TwilioSandbox
 
     with TwilioSandbox(progression="immediate") as sandbox:
         yield sandbox
@@ -57,12 +66,12 @@ def twilio_settings(twilio_sandbox: TwilioSandbox) -> ConnectionSettings:
     )
 
 
-@pytest.fixture
+@_async_fixture
 async def twilio_connector(
     twilio_settings: ConnectionSettings,
 ) -> AsyncIterator[TwilioSmsConnector]:
     """An initialized async Twilio SMS connector talking to the sandbox."""
-    from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector
+    from . import TwilioChannelSchemas, TwilioSmsConnector
 
     connector = TwilioSmsConnector(TwilioChannelSchemas.TWILIO_SMS, twilio_settings)
     _check(await connector.initialize())
@@ -75,7 +84,7 @@ async def twilio_connector(
 @pytest.fixture
 def twilio_blocking_connector(twilio_settings: ConnectionSettings) -> Iterator[BlockingConnector]:
     """The blocking twin of a Twilio SMS connector talking to the sandbox."""
-    from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector
+    from . import TwilioChannelSchemas, TwilioSmsConnector
 
     blocking = TwilioSmsConnector(TwilioChannelSchemas.TWILIO_SMS, twilio_settings).blocking()
     _check(blocking.initialize())

@@ -1,4 +1,4 @@
-"""The contrib pytest plugin, exercised the way a user's test suite uses it (pytester)."""
+"""ratatosk-twilio's pytest plugin, exercised the way a user's test suite uses it (pytester)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import pytest
 
 USER_TESTS = """
 import asyncio
+
+import pytest
+
 from ratatosk import MessageBuilder, MessageStatus
 
 
@@ -18,6 +21,7 @@ def test_blocking(twilio_blocking_connector, twilio_sandbox):
     assert [m.body for m in twilio_sandbox.messages] == ["Welcome!"]
 
 
+@pytest.mark.asyncio
 async def test_async(twilio_connector, twilio_sandbox):
     builder = MessageBuilder().from_phone("+15005550006").to_phone("+15550003333")
     message = builder.with_text("Hi").build()
@@ -33,9 +37,14 @@ def test_settings_point_at_sandbox(twilio_settings, twilio_sandbox):
 """
 
 
-def test_fixtures_work_in_a_users_suite(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("ini", [
+    "[pytest]\n",  # pytest-asyncio's default: strict mode
+    "[pytest]\nasyncio_mode = strict\n",
+    "[pytest]\nasyncio_mode = auto\n",
+], ids=["default", "strict", "auto"])
+def test_fixtures_work_in_a_users_suite(pytester: pytest.Pytester, ini: str) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makeini(ini + "asyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
@@ -43,5 +52,7 @@ def test_fixtures_work_in_a_users_suite(pytester: pytest.Pytester) -> None:
 def test_plugin_is_registered_through_its_entry_point() -> None:
     from importlib.metadata import entry_points
 
-    names = {ep.value for ep in entry_points(group="pytest11")}
-    assert "ratatosk_contrib.pytest_plugin" in names
+    names = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert names.get("ratatosk-twilio") == "ratatosk_twilio.pytest_plugin"
+    # contrib is provider-neutral: it brings no Twilio fixtures
+    assert not any(value.startswith("ratatosk_contrib") for value in names.values())

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from attrs import define, field, frozen
 
-from . import hookspecs
-from .hookspecs import PROJECT_NAME
+from .. import hookspecs
+from .._schema import ChannelSchema
+from ..hookspecs import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from ._connector import Connector
+    from ..connector import Connector
 
 ENTRY_POINT_GROUP = "ratatosk"
 """The entry-point group plugins are published in."""
@@ -236,10 +237,7 @@ def _schema_identity(cls: type[Any]) -> str:
 
 def _check_connector_class(cls: Any) -> str | None:
     """Why ``cls`` cannot be registered as a connector, or None when it can."""
-    from ._connector import Connector
-    from ._schema import ChannelSchema
-
-    if not isinstance(cls, type) or not issubclass(cls, Connector):
+    if not isinstance(cls, type) or not getattr(cls, "__ratatosk_connector__", False):
         return f"register() takes a Connector subclass, got {cls!r}"
     path = _class_path(cls)
     for attribute in ("provider", "connector_type"):

@@ -1,0 +1,135 @@
+"""The synchronous view of a connector, built from the operations the connector declares."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+from collections.abc import AsyncIterable, Callable, Generator, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._models import Message
+from .._results import BatchSendResult, Err, Result
+from ._base import Connector, ConnectorState, _item_id
+from ._batch import BatchSource
+from ._operation import drive_blocking, operations_of
+
+if TYPE_CHECKING:
+    from .._results import ConnectorHealth, ReceiveResult, SendResult, StatusInfo, StatusUpdate
+    from .._schema import ChannelSchema
+    from .._settings import ConnectionSettings
+    from .._source import MessageSource
+
+B = TypeVar("B", bound="BlockingConnector")
+
+
+class BlockingConnector:
+    """The synchronous view of a :class:`Connector`: the same operations, blocking.
+
+    Every operation the connector declares (the standard ones and a provider's extras, such as
+    Twilio's ``cancel_message``) is available here under the same name, run by the blocking
+    driver over a blocking transport (``StdlibSyncTransport`` by default): the same generator as
+    the async method, so validation, hooks, retries and mapping are shared. It never starts an
+    event loop. Plain (non-operation) attributes of the connector are passed through.
+    ``send_batch`` returns an iterator; with ``concurrency > 1`` it sends from a pool of worker
+    threads (plugins' hooks then run in those threads), with ``concurrency=1`` one after the other
+    in the calling thread.
+    """
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+        self._operations = operations_of(type(connector))
+
+    def __getattr__(self, name: str) -> Any:
+        op = self._operations.get(name)
+        if op is not None:
+            bound: Callable[..., Any] = op.blocking(self.connector)
+            setattr(self, name, bound)  # cached: later lookups skip __getattr__
+            return bound
+        value = getattr(self.connector, name)
+        if inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value):
+            raise AttributeError(f"{type(self.connector).__qualname__}.{name} is async-only; "
+                                 "declare it with @operation to get a blocking form")
+        return value
+
+    def __repr__(self) -> str:
+        return f"<blocking view of {self.connector!r}>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._operations))
+
+    if TYPE_CHECKING:  # the standard operations, typed (they are found by __getattr__)
+        schema: ChannelSchema
+        settings: ConnectionSettings
+        parameters: dict[str, Any]
+        state: ConnectorState
+
+        def initialize(self) -> Result[None]: ...
+        def test_connection(self) -> Result[ConnectorHealth]: ...
+        def send_message(self, message: Message) -> Result[SendResult]: ...
+        def get_message_status(self, remote_id: str) -> Result[StatusUpdate]: ...
+        def receive_messages(self, source: MessageSource) -> Result[ReceiveResult]: ...
+        def receive_message_status(self, source: MessageSource) -> Result[StatusUpdate]: ...
+        def get_status(self) -> Result[StatusInfo]: ...
+        def get_health(self) -> Result[ConnectorHealth]: ...
+        def shutdown(self) -> Result[None]: ...
+
+    def send_batch(
+        self, messages: Iterable[Message], *, concurrency: int = 16
+    ) -> Generator[BatchSendResult, None, None]:
+        """See :meth:`Connector.send_batch`; returns an iterator (close it to stop early:
+        sends not started are cancelled, those already running are finished)."""
+        if isinstance(messages, AsyncIterable) and not isinstance(messages, Iterable):
+            raise TypeError("the blocking send_batch takes an iterable, not an async iterable")
+        return self._send_batch(BatchSource(messages, concurrency))
+
+    def _send_batch(self, source: BatchSource) -> Generator[BatchSendResult, None, None]:
+        connector = self.connector
+        error = connector.batch_refusal()
+        if error is not None:
+            while (pulled := source.next_blocking()) is not None:
+                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
+        elif source.concurrency == 1:
+            while (pulled := source.next_blocking()) is not None:
+                yield drive_blocking(connector, connector.batch_item(*pulled))
+        else:
+            yield from self._send_batch_threads(source)
+        source.raise_error()
+
+    def _send_batch_threads(self, source: BatchSource) -> Generator[BatchSendResult, None, None]:
+        futures = concurrent.futures
+        connector = self.connector
+
+        def one(index: int, item: object) -> BatchSendResult:
+            return drive_blocking(connector, connector.batch_item(index, item))
+
+        pool = futures.ThreadPoolExecutor(source.concurrency, thread_name_prefix="ratatosk-batch")
+        pending: set[concurrent.futures.Future[BatchSendResult]] = set()
+        try:
+            while (pulled := source.next_blocking()) is not None:
+                pending.add(pool.submit(one, *pulled))
+                if len(pending) >= source.concurrency:
+                    done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
+    def __enter__(self: B) -> B:
+        if self.connector.state is ConnectorState.UNINITIALIZED:
+            self.initialize()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
