@@ -218,3 +218,16 @@ def test_the_advance_command(manual: TwilioSandbox) -> None:
     wrong = _run("twilio", "advance", "--to", "someday", env=env)
     assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
     assert manual.auth_token not in refused.stderr + moved.stdout
+
+
+def test_advance_to_from_python(manual: TwilioSandbox) -> None:
+    sid = _create(manual, to="whatsapp:" + READ_TO, from_="whatsapp:+15005550006")
+    assert manual.advance(sid, to="Read") == 1
+    message = manual.get_message(sid)
+    assert message is not None and message.status == "read"
+    with pytest.raises(ValueError, match="no status is ahead"):
+        manual.advance(sid, to="delivered")
+    with pytest.raises(LookupError):
+        manual.advance("SM" + "0" * 32, to="sent")
+    with pytest.raises(TypeError):
+        manual.advance(to="sent")
