@@ -268,12 +268,15 @@ def test_a_validation_failure_lists_every_problem_in_text_and_json(
 
 def test_the_file_report_lists_the_problems_too(sandbox: TwilioSandbox, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"to": "+1234", "text": "x"}) + "\n")
+    path.write_text(json.dumps({"to": "+1234", "text": "x"}) + "\n" + json.dumps({"text": "y"})
+                    + "\n")
     run = _run("send", "--file", str(path), "--from", "+15005550006", "--dsn", _dsn(sandbox),
                "--no-progress", cwd=tmp_path)
     assert run.returncode == 1
-    [line] = [json.loads(x) for x in (tmp_path / "bad.report.jsonl").read_text().splitlines()]
-    assert [(i["field"], i["code"]) for i in line["error"]["issues"]] == [("receiver", "format")]
+    report = (tmp_path / "bad.report.jsonl").read_text().splitlines()
+    first, second = sorted((json.loads(x) for x in report), key=lambda x: x["index"])
+    assert [(i["field"], i["code"]) for i in first["error"]["issues"]] == [("receiver", "format")]
+    assert second["error"]["code"] == "INVALID_MESSAGE" and second["error"]["issues"] == []
 
 
 def test_connector_with_a_dsn_is_used_not_ignored(sandbox: TwilioSandbox) -> None:

@@ -393,6 +393,7 @@ async def _send_file(connector: Any, args: argparse.Namespace, props: dict[str, 
                             "domain": "messaging",
                             "message": str(exc),
                             "provider_code": None,
+                            "issues": [],
                         },
                     },
                 )
