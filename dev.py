@@ -24,7 +24,13 @@ VENV = Path(os.environ.get("RATATOSK_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ratatosk-installed"
+# The project's distributions, by path: ratatosk-messaging (core, import name `ratatosk`) with its
+# extras, ratatosk-messaging-twilio, ratatosk-messaging-contrib, and the workspace's dev tools.
 PACKAGES = ["./core[cli,aiohttp,phonenumbers]", "./providers/twilio", "./contrib[all]", ".[dev]"]
+DISTRIBUTIONS = ["ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-contrib"]
+# Names the distributions had before; an old .venv still has them installed (and `ratatosk` on the
+# package index is an unrelated project), so setup removes them.
+FORMER_NAMES = ["ratatosk", "ratatosk-twilio", "ratatosk-contrib"]
 PYPROJECTS = ["pyproject.toml", "core/pyproject.toml", "providers/twilio/pyproject.toml",
               "contrib/pyproject.toml"]
 
@@ -48,6 +54,11 @@ def setup() -> None:
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
     run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    installed = subprocess.run([str(PY), "-m", "pip", "list", "--format=freeze"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.lower().splitlines()
+    former = [n for n in FORMER_NAMES if any(line.startswith(n + "==") for line in installed)]
+    if former:
+        run(PY, "-m", "pip", "uninstall", "--quiet", "--yes", *former)
     args: list[str] = []
     for pkg in PACKAGES:
         args += ["-e", pkg]

@@ -7,8 +7,10 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import quote
 
+import attrs
 import httpx
 import pytest
 
@@ -17,14 +19,18 @@ from ratatosk import (
     ChannelSchema,
     ConnectionSettings,
     Connector,
+    ConnectorErrorCodes,
+    ConnectorHealth,
     Err,
     ErrorInfo,
     Flow,
     HttpRequest,
+    HttpResponse,
     Message,
     MessageBuilder,
     MessageSource,
     MessageStatus,
+    MessagingErrorCodes,
     Ok,
     ParameterType,
     ReceiveResult,
@@ -34,6 +40,7 @@ from ratatosk import (
 )
 from ratatosk.testing import (
     DEFAULT_SCHEMA,
+    HTTP_FAILURES,
     ConnectorConformance,
     StatusCase,
     WebhookCase,
@@ -285,3 +292,160 @@ def test_preset_settings_drop_parameters_a_strict_preset_lacks() -> None:
 
     with pytest.raises(AssertionError, match="preset_settings\\('Needy'\\) failed"):
         _kit(WithLeanPresets, NeedyKit).test_capability_gating("Needy")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP failures and secrets in every operation: broken connectors the kit must reject
+# ---------------------------------------------------------------------------------------------
+
+
+def _wrapped(flow: Any, on_response: Any = None, on_result: Any = None) -> Any:
+    """Run ``flow`` (a connector's generator), letting the broken connectors below look at the
+    response (``on_response``) and change the result (``on_result``)."""
+    try:
+        request = next(flow)
+        while True:
+            response = yield request
+            if on_response is not None:
+                on_response(response)
+            request = flow.send(response)
+    except StopIteration as stop:
+        result = stop.value
+    return on_result(result) if on_result is not None else result
+
+
+def _raise_on_error(response: HttpResponse) -> None:
+    if response.status_code >= 400:
+        raise RuntimeError(f"Acme answered HTTP {response.status_code}")
+
+
+class RaisesOnHttpErrors(AcmeSmsConnector):
+    """Raises on every HTTP error (the base turns the crash into a result; the kit must see it)."""
+
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        return _wrapped(super().send_message_flow(message), _raise_on_error)  # type: ignore[no-any-return]
+
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
+        return _wrapped(super().get_message_status_flow(remote_id), _raise_on_error)  # type: ignore[no-any-return]
+
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
+        return _wrapped(super().test_connection_flow(), _raise_on_error)  # type: ignore[no-any-return]
+
+
+def _evolve_error(**changes: Any) -> Any:
+    def fix(result: Result[Any]) -> Result[Any]:
+        error = result.error
+        if error is not None and error.code == MessagingErrorCodes.RATE_LIMITED:
+            return Err(attrs.evolve(error, **changes))
+        return result
+    return fix
+
+
+class RateLimitNotRetryable(AcmeSmsConnector):
+    """Answers 429 with RATE_LIMITED but says it is not worth retrying (only when sending)."""
+
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        return _wrapped(super().send_message_flow(message),  # type: ignore[no-any-return]
+                        on_result=_evolve_error(retryable=False))
+
+
+class RateLimitWrongCode(AcmeSmsConnector):
+    """Answers a 429 to the status query with a generic code (retryable, but not RATE_LIMITED)."""
+
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
+        return _wrapped(super().get_message_status_flow(remote_id),  # type: ignore[no-any-return]
+                        on_result=_evolve_error(code=ConnectorErrorCodes.GET_STATUS_ERROR))
+
+
+class UnavailableNotRetryable(AcmeSmsConnector):
+    """Marks a 503 on the health check as final."""
+
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
+        def fix(result: Result[Any]) -> Result[Any]:
+            if result.error is not None:
+                return Err(attrs.evolve(result.error, retryable=False))
+            return result
+        return _wrapped(super().test_connection_flow(), on_result=fix)  # type: ignore[no-any-return]
+
+
+class SecretInStatusErrors(AcmeSmsConnector):
+    def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
+        def leak(result: Result[Any]) -> Result[Any]:
+            if result.error is None:
+                return result
+            return Err(attrs.evolve(
+                result.error, message=f"{result.error.message} (key {self.parameters['ApiKey']})"))
+        return _wrapped(super().get_message_status_flow(remote_id), on_result=leak)  # type: ignore[no-any-return]
+
+
+class SecretInHealthLogs(AcmeSmsConnector):
+    def test_connection_flow(self) -> Flow[ConnectorHealth]:
+        logging.getLogger("acme.health").info("checking with %s", self.parameters["ApiKey"])
+        return _wrapped(super().test_connection_flow())  # type: ignore[no-any-return]
+
+
+class SecretInWebhookErrors(AcmeSmsConnector):
+    def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
+        result = super().parse_message_status(source)
+        if result.error is None:
+            return result
+        return Err(attrs.evolve(
+            result.error, message=f"bad callback for {self.parameters['ApiKey']}"))
+
+
+class PercentEncodedSecretInErrors(AcmeSmsConnector):
+    def send_message_flow(self, message: Message) -> Flow[SendResult]:
+        def leak(result: Result[Any]) -> Result[Any]:
+            if result.error is None:
+                return result
+            url = "https://acme.test/v1?key=" + quote(self.parameters["ApiKey"] + "/+ ", safe="")
+            return Err(attrs.evolve(result.error, message=f"failed: {url}"))
+        return _wrapped(super().send_message_flow(message), on_result=leak)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_the_real_acme_connector_passes_every_failure_check(failure: str) -> None:
+    results = _kit(AcmeSmsConnector).check_http_failure(failure)
+    assert len(results) == 6  # health, send, status; blocking and async
+
+
+@pytest.mark.parametrize("failure", [f for f in HTTP_FAILURES if f.isdigit()])
+def test_kit_catches_a_connector_raising_on_http_errors(failure: str) -> None:
+    with pytest.raises(AssertionError, match=f"crashed on HTTP {failure}"):
+        _kit(RaisesOnHttpErrors).test_http_failures_are_error_results(failure)
+
+
+def test_the_raising_connector_passes_the_old_send_only_checks() -> None:
+    """What the kit used to check (a send that works) does not notice the defect."""
+    _kit(RaisesOnHttpErrors).test_sample_messages_send_blocking()
+    _kit(RaisesOnHttpErrors).test_health_check()
+
+
+@pytest.mark.parametrize(("connector", "failure", "match"), [
+    (RateLimitNotRetryable, "429", "send_message \\(blocking\\) did not mark HTTP 429 retryable"),
+    (RateLimitWrongCode, "429", "get_message_status .* with GET_STATUS_ERROR, not RATE_LIMITED"),
+    (UnavailableNotRetryable, "503", "test_connection \\(blocking\\) did not mark HTTP 503"),
+])
+def test_kit_catches_misclassified_rate_limits_and_outages(
+    connector: type[Connector], failure: str, match: str,
+) -> None:
+    with pytest.raises(AssertionError, match=match):
+        _kit(connector).test_http_failures_are_error_results(failure)
+    # the other failures are fine: the kit names exactly the broken one
+    _kit(connector).test_http_failures_are_error_results("500")
+
+
+@pytest.mark.parametrize(("connector", "match"), [
+    (SecretInStatusErrors, "a secret value appears in an error result or result of "
+                           "get_message_status"),
+    (SecretInHealthLogs, "a secret value appears in the logs"),
+    (SecretInWebhookErrors, "a secret value appears in an error result or result of "
+                            "receive_message_status"),
+    (PercentEncodedSecretInErrors, "a secret value appears in an error result or result of "
+                                   "send_message on"),
+])
+def test_kit_catches_secrets_in_every_operation(
+    connector: type[Connector], match: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(AssertionError, match=match):
+        _kit(connector).test_secrets_not_in_errors_or_logs(caplog)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +29,8 @@ from ratatosk._schema import (
     ParameterType,
 )
 from ratatosk._serialization import structure, unstructure
+
+JSON_SCHEMA = jsonschema.Draft202012Validator(ChannelSchema.json_schema())
 
 SCHEMA = ChannelSchema(
     provider="acme",
@@ -79,7 +82,7 @@ def test_export_is_plain_json_with_the_documented_shape() -> None:
     assert list(data) == [
         "format", "provider", "type", "version", "display_name", "description", "name",
         "capabilities", "content_types", "endpoints", "parameters", "message_properties",
-        "authentication", "strict",
+        "authentication", "strict", "authentication_required",
     ]
     assert data["format"] == SCHEMA_FORMAT == "ratatosk.schema/1"
     assert data["capabilities"] == ["BULK_MESSAGING", "HEALTH_CHECK", "SEND_MESSAGES"]
@@ -98,7 +101,7 @@ def test_export_is_plain_json_with_the_documented_shape() -> None:
     assert price["allowed_values"] == [{"$decimal": "0.05"}, {"$decimal": "0.10"}]
     assert data["parameters"][3]["default"] == {"$datetime": "2024-05-01T12:00:00+00:00"}
     assert data["message_properties"][0]["constraints"] == {
-        "min_value": 1.0, "max_value": 36000.0, "min_length": None, "max_length": None,
+        "min_value": 1, "max_value": 36000, "min_length": None, "max_length": None,
         "pattern": None, "allowed_values": [],
     }
     assert data["authentication"][0] == {
@@ -199,8 +202,8 @@ parameters = st.builds(
     default=scalars,
     allowed_values=st.lists(scalars, max_size=3),
     description=names,
-    min_value=st.none() | st.floats(-100, 100),
-    max_value=st.none() | st.floats(-100, 100),
+    min_value=st.none() | st.integers(-100, 100),
+    max_value=st.none() | st.integers(-100, 100),
     pattern=st.sampled_from([None, "^a", "[0-9]+"]),
 )
 properties = st.builds(
@@ -238,3 +241,4 @@ def test_any_schema_round_trips_through_json(schema: ChannelSchema) -> None:
     text = schema.to_json()
     assert ChannelSchema.from_json(text) == schema
     assert ChannelSchema.from_json(text).to_json() == text
+    JSON_SCHEMA.validate(json.loads(text))

@@ -669,8 +669,9 @@ async def test_api_key_pair_authenticates_and_the_account_names_the_url() -> Non
     ({"AuthToken": None}, MessagingErrorCodes.MISSING_CREDENTIALS, ["AuthToken"]),
     ({"ApiKeySid": "SK" + "d4" * 16}, TwilioErrorCodes.INVALID_CONNECTION_SETTINGS,
      ["ApiKeySecret"]),
+    # no credential set is complete: the schema (authentication_required) reports it up front
     ({"AuthToken": None, "ApiKeySecret": "s3cr3t-value"},
-     TwilioErrorCodes.INVALID_CONNECTION_SETTINGS, ["ApiKeySid"]),
+     MessagingErrorCodes.MISSING_CREDENTIALS, ["ApiKeySid"]),
     ({"Region": "ie1", "BaseUrl": "http://127.0.0.1:9"},
      TwilioErrorCodes.INVALID_CONNECTION_SETTINGS, ["BaseUrl"]),
     ({"AccountSid": "SK" + "d4" * 16}, MessagingErrorCodes.INVALID_CONFIGURATION,

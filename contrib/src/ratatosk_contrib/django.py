@@ -1,4 +1,4 @@
-"""Webhook views for Django (``pip install ratatosk-contrib[django]``).
+"""Webhook views for Django (``pip install ratatosk-messaging-contrib[django]``).
 
 Mount a webhook of any connector in one line of ``urls.py``::
 

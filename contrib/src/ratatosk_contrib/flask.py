@@ -1,4 +1,4 @@
-"""Webhook views for Flask (``pip install ratatosk-contrib[flask]``).
+"""Webhook views for Flask (``pip install ratatosk-messaging-contrib[flask]``).
 
 Mount a webhook of any connector in one line::
 

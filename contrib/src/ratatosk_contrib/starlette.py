@@ -1,4 +1,4 @@
-"""Webhook endpoints for Starlette and FastAPI (``pip install ratatosk-contrib[starlette]``).
+"""Webhook endpoints for Starlette and FastAPI (``pip install ratatosk-messaging-contrib[starlette]``).
 
 Mount a webhook of any connector in one line::
 

@@ -9,7 +9,7 @@ flight against thousands here; see ``docs/performance.md``).
 
 Install the extra and pass it to a connector::
 
-    pip install 'ratatosk[aiohttp]'
+    pip install 'ratatosk-messaging[aiohttp]'
 
     from ratatosk._aiohttp import AiohttpTransport
     connector = TwilioSmsConnector(settings=..., async_transport=AiohttpTransport())
@@ -32,7 +32,7 @@ try:
     from yarl import URL
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "AiohttpTransport needs aiohttp: pip install 'ratatosk[aiohttp]'"
+        "AiohttpTransport needs aiohttp: pip install 'ratatosk-messaging[aiohttp]'"
     ) from exc
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _map_error(exc: BaseException) -> TransportError:
 
 @define(slots=True, eq=False)
 class AiohttpTransport:
-    """The async transport over ``aiohttp`` (the ``ratatosk[aiohttp]`` extra).
+    """The async transport over ``aiohttp`` (the ``ratatosk-messaging[aiohttp]`` extra).
 
     ``session``: your own ``aiohttp.ClientSession`` (you close it; ``aclose()`` leaves it open).
     Without one, the transport opens its own on the first send with a keep-alive

@@ -332,8 +332,8 @@ def _run_providers(args: argparse.Namespace) -> int:
         sections.append(Section(f"{provider.name} ({provider.distribution}{version})",
                                 ("connector", "schema", "presets", "class"), rows))
     if not providers:
-        sections.append(Section("No providers are installed (pip install ratatosk-twilio).",
-                                (), []))
+        sections.append(Section(
+            "No providers are installed (pip install ratatosk-messaging-twilio).", (), []))
     if failures:
         sections.append(Section("Plugins that failed to load:", ("plugin", "distribution",
                                                                  "error"),

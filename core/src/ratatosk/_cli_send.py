@@ -69,7 +69,7 @@ def _default_connector_id() -> str:
     if len(providers) == 1:
         return providers[0].connectors[0].id
     if not providers:
-        raise CommandError("no provider is installed (pip install ratatosk-twilio)")
+        raise CommandError("no provider is installed (pip install ratatosk-messaging-twilio)")
     ids = ", ".join(c.id for p in providers for c in p.connectors)
     raise CommandError(f"several providers are installed; choose one with --connector ({ids})")
 

@@ -40,6 +40,8 @@ from ._settings import ConnectionSettings, looks_sensitive
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
 """The value of the ``"format"`` key in a schema's JSON export."""
+SCHEMA_JSON_SCHEMA_FILE = "channel-schema.schema.json"
+"""The file (in the package's ``data`` folder) holding :meth:`ChannelSchema.json_schema`."""
 
 
 class ChannelCapability(enum.Flag):
@@ -128,6 +130,18 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _check_whole_limits(
+    name: str, data_type: ParameterType, low: float | None, high: float | None
+) -> None:
+    """An INTEGER's limits are whole numbers (they export as JSON integers)."""
+    if data_type == ParameterType.INTEGER:
+        for limit in (low, high):
+            if limit is not None and not float(limit).is_integer():
+                raise SchemaDefinitionError(
+                    f"{name} is an integer but its limit {limit} is not a whole number"
+                )
+
+
 def _valid_pattern(_instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
@@ -143,8 +157,9 @@ def _valid_pattern(_instance: Any, attribute: attrs.Attribute[Any], value: str |
 class ChannelParameter:
     """A connection parameter: its name, type, whether it is required or secret, default, limits.
 
-    ``min_value``/``max_value`` bound numbers; ``pattern`` is a regular expression searched in the
-    text of the value (anchor it with ``^...$`` to match the whole value).
+    ``min_value``/``max_value`` bound numbers; ``pattern`` is a regular expression the whole text
+    of the value must match (:func:`re.fullmatch`: ``^``/``$`` anchors are allowed but not needed,
+    and a trailing newline never slips past a ``$``).
     """
 
     name: str
@@ -157,6 +172,9 @@ class ChannelParameter:
     min_value: float | None = field(default=None, converter=_optional_float)
     max_value: float | None = field(default=None, converter=_optional_float)
     pattern: str | None = field(default=None, validator=_valid_pattern)
+
+    def __attrs_post_init__(self) -> None:
+        _check_whole_limits(self.name, self.data_type, self.min_value, self.max_value)
 
 
 @frozen
@@ -194,6 +212,10 @@ class MessagePropertySchema:
     required: bool = False
     description: str = ""
     constraints: MessagePropertyConstraint = field(factory=MessagePropertyConstraint)
+
+    def __attrs_post_init__(self) -> None:
+        c = self.constraints
+        _check_whole_limits(self.name, self.data_type, c.min_value, c.max_value)
 
 
 @frozen
@@ -491,9 +513,14 @@ def _check_value(
             )
     if pattern is not None:
         text = value if isinstance(value, str) else str(converted)
-        if re.search(pattern, text) is None:
+        if not _matches(pattern, text):
             problems.append(("pattern", f"{subject} must match the pattern {pattern}{got}."))
     return converted, problems
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """Whether the whole of ``text`` matches ``pattern`` (``$`` never accepts a final newline)."""
+    return re.fullmatch(pattern, text) is not None
 
 
 def _content_parts(content: Content) -> Iterator[Content]:
@@ -543,7 +570,10 @@ class ChannelSchema:
 
     ``strict`` schemas reject connection parameters and message properties they do not declare;
     flexible ones pass them on. ``name`` is the preset's name (``"SimpleSms"``) when the schema is a
-    preset.
+    preset. ``authentication_required``: settings must complete at least one of the
+    ``authentication`` configurations (every parameter it names given, or defaulted); when none is
+    complete, settings validation reports the missing credentials (issue code ``credentials``) and
+    :meth:`resolve_settings` fails with ``MISSING_CREDENTIALS``.
     """
 
     provider: str
@@ -565,6 +595,15 @@ class ChannelSchema:
     )
     authentication: tuple[AuthenticationConfiguration, ...] = field(default=(), converter=_tuple)
     strict: bool = True
+    authentication_required: bool = field(default=False)
+
+    @authentication_required.validator
+    def _needs_a_configuration(self, _attribute: attrs.Attribute[Any], value: bool) -> None:
+        if value and not self.authentication:
+            raise SchemaDefinitionError(
+                f"{self.identity} requires authentication but declares no authentication "
+                "configuration"
+            )
 
     @property
     def identity(self) -> str:
@@ -666,12 +705,46 @@ class ChannelSchema:
                 )
             else:
                 resolved[name] = value
+        issues += self._credential_issues(resolved)
         return resolved, issues
+
+    def _credential_issues(self, resolved: Mapping[str, Any]) -> list[ValidationIssue]:
+        """With ``authentication_required``: when no authentication configuration is complete,
+        one ``credentials`` issue per missing parameter of the configuration the settings come
+        closest to. Parameters required anyway are left out (a ``required`` issue names them)."""
+        if not self.authentication_required:
+            return []
+        required = {p.name for p in self.parameters if p.required}
+
+        def missing(auth: AuthenticationConfiguration) -> list[str]:
+            return [
+                n for n in auth.parameters if n not in required and _is_unset(resolved.get(n))
+            ]
+
+        def own(auth: AuthenticationConfiguration) -> list[str]:
+            return [n for n in auth.parameters if n not in required]
+
+        if any(not missing(auth) for auth in self.authentication):
+            return []
+        # the configuration with most of its own parameters given (the first on a tie)
+        closest = max(self.authentication, key=lambda a: len(own(a)) - len(missing(a)))
+        text = f"No credentials are complete: give {self._credential_options()}."
+        return [ValidationIssue(name, text, "credentials") for name in missing(closest)]
+
+    def _credential_options(self) -> str:
+        """The authentication configurations as a sentence part: ``"AuthToken, or ApiKeySid and
+        ApiKeySecret"`` (parameters required anyway are left out)."""
+        required = {p.name for p in self.parameters if p.required}
+        return ", or ".join(
+            " and ".join([n for n in a.parameters if n not in required] or a.parameters)
+            for a in self.authentication
+        )
 
     def validate_settings(
         self, settings: ConnectionSettings | Mapping[str, Any]
     ) -> list[ValidationIssue]:
-        """Every problem with these settings: missing, mistyped, disallowed or unknown parameters.
+        """Every problem with these settings: missing, mistyped, disallowed or unknown parameters,
+        and missing credentials when the schema requires authentication.
 
         Text values are accepted when they convert to the declared type (see
         :class:`ParameterType`). An empty value counts as not given. Unknown parameters are
@@ -688,12 +761,23 @@ class ChannelSchema:
         values of the declared Python type (``int``, ``float`` - a ``Decimal`` stays a
         ``Decimal`` -, ``bool``, ``str``, ``datetime``), plus, in flexible schemas, undeclared
         parameters as given. On failure the error is ``INVALID_CONFIGURATION`` (domain
-        ``messaging``) with every problem in ``issues``. Parameters the schema declares sensitive
-        are marked sensitive on a :class:`~ratatosk.ConnectionSettings` passed in.
+        ``messaging``) with every problem in ``issues``, or ``MISSING_CREDENTIALS`` when the only
+        problem is that no required authentication configuration is complete. Parameters the
+        schema declares sensitive are marked sensitive on a :class:`~ratatosk.ConnectionSettings`
+        passed in.
         """
         if isinstance(settings, ConnectionSettings):
             settings.mark_sensitive(*self.sensitive_parameters)
         resolved, issues = self._check_settings(settings)
+        if issues and all(issue.code == "credentials" for issue in issues):
+            return Err(
+                messaging_error(
+                    MessagingErrorCodes.MISSING_CREDENTIALS,
+                    f"The connection settings for {self.identity} have no complete credentials:"
+                    f" give {self._credential_options()}.",
+                    issues=issues,
+                )
+            )
         if issues:
             count = "1 problem" if len(issues) == 1 else f"{len(issues)} problems"
             return Err(
@@ -942,6 +1026,11 @@ class ChannelSchema:
             self, endpoints=tuple(e for e in self.endpoints if e.type not in removed)
         )
 
+    def require_authentication(self) -> ChannelSchema:
+        """A new schema in which one of the authentication configurations must be complete
+        (a narrowing); SchemaDefinitionError when the schema declares none."""
+        return attrs.evolve(self, authentication_required=True)
+
     def remove_parameters(self, *names: str) -> ChannelSchema:
         """A new schema without these parameters (and the authentication configurations using
         them); ValueError for a name not declared."""
@@ -1139,6 +1228,8 @@ class ChannelSchema:
                 ]
         if base.strict and not self.strict:
             problems.append("it is flexible but the base schema is strict")
+        if base.authentication_required and not self.authentication_required:
+            problems.append("authentication is optional but required in the base schema")
         base_auth = [(a.scheme, a.fields) for a in base.authentication]
         for auth in self.authentication:
             if (auth.scheme, auth.fields) not in base_auth:
@@ -1171,6 +1262,19 @@ class ChannelSchema:
     def to_json(self, indent: int | None = 2) -> str:
         """This schema as JSON text (see :meth:`to_dict`)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of the ``ratatosk.schema/1`` format that
+        :meth:`to_dict` writes and :meth:`from_dict` reads, for tools in any language.
+
+        Shipped with the package as ``ratatosk/data/channel-schema.schema.json``.
+        """
+        import importlib.resources  # ~20 ms of imports: only when asked for
+
+        resource = (importlib.resources.files("ratatosk") / "data" / SCHEMA_JSON_SCHEMA_FILE)
+        data: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+        return data
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ChannelSchema:

@@ -56,6 +56,7 @@ from ._schema import (
     ChannelSchema,
     MessagePropertyConstraint,
     MessagePropertySchema,
+    ParameterType,
     SchemaDefinitionError,
     parse_datetime,
 )
@@ -441,6 +442,34 @@ def _structure_capabilities(value: Any, _cls: Any) -> ChannelCapability:
 
 converter.register_unstructure_hook(ChannelCapability, ChannelCapability.names)
 converter.register_structure_hook(ChannelCapability, _structure_capabilities)
+
+
+def _whole_limits(data: dict[str, Any], data_type: ParameterType) -> dict[str, Any]:
+    """An INTEGER's ``min_value``/``max_value`` written as JSON integers (``1``, not ``1.0``)."""
+    if data_type == ParameterType.INTEGER:
+        for key in ("min_value", "max_value"):
+            value = data.get(key)
+            if isinstance(value, float) and value.is_integer():
+                data[key] = int(value)
+    return data
+
+
+_unstructure_parameter_fields = make_dict_unstructure_fn(ChannelParameter, converter)
+_unstructure_property_fields = make_dict_unstructure_fn(MessagePropertySchema, converter)
+
+
+def _unstructure_parameter(parameter: ChannelParameter) -> dict[str, Any]:
+    return _whole_limits(_unstructure_parameter_fields(parameter), parameter.data_type)
+
+
+def _unstructure_property(prop: MessagePropertySchema) -> dict[str, Any]:
+    data = _unstructure_property_fields(prop)
+    data["constraints"] = _whole_limits(dict(data["constraints"]), prop.data_type)
+    return data
+
+
+converter.register_unstructure_hook(ChannelParameter, _unstructure_parameter)
+converter.register_unstructure_hook(MessagePropertySchema, _unstructure_property)
 
 _unstructure_schema_fields = make_dict_unstructure_fn(ChannelSchema, converter)
 _structure_schema_fields = make_dict_structure_fn(

@@ -20,14 +20,20 @@ checks against every connector::
         def inbound_sources(self):
             return [WebhookCase(MessageSource.json({...}), expected_messages=1)]
 
-What it checks: the schema is well-formed (identity, JSON round trip, presets are restrictions
-of the default schema); every declared capability is implemented and every implemented one
-declared; settings validation rejects each missing required parameter and each wrong-typed or
-out-of-range value (cases generated from the schema); secrets never appear in ``repr``/``str``,
-error results or logs; sample messages send (async and blocking, and in a batch when
-BULK_MESSAGING is declared); invalid messages fail with ``MESSAGE_VALIDATION_FAILED`` and no
-request; webhook fixtures parse; and, for the default schema and every preset, an operation the
-schema lacks returns ``CAPABILITY_NOT_SUPPORTED`` with no request.
+What it checks: the schema is well-formed (identity, JSON round trip, presets are restrictions of
+the default schema); every declared capability is implemented and every implemented one declared;
+settings validation rejects each missing required parameter and each wrong-typed or out-of-range
+value (cases generated from the schema); every operation that talks HTTP (health check, send,
+status query; async and blocking) answers each of HTTP 400, 401, 403, 404, 429, 500 and 503, a
+refused connection, a timeout and a dropped connection with an error result (never an exception,
+never a crash turned into a result), 429 and 503 as retryable (a send's 503 may be
+``outcome_unknown`` instead) and 429 as ``RATE_LIMITED``; secrets (as given or percent-encoded)
+never appear in ``repr``/``str``, results, error messages or log records of any operation (health
+check, send, status query, both webhook kinds, each failure above); sample messages send (async and
+blocking, and in a batch when BULK_MESSAGING is declared); invalid messages fail with
+``MESSAGE_VALIDATION_FAILED`` and no request; webhook fixtures parse; and, for the default schema
+and every preset, an operation the schema lacks returns ``CAPABILITY_NOT_SUPPORTED`` with no
+request.
 
 The kit needs only pytest (no pytest-asyncio): async operations run in ``asyncio.run``.
 See ``docs/plugins.md`` for every hook a subclass can override.
@@ -40,12 +46,13 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import quote, quote_plus
 
 from attrs import define, field, frozen
 
 from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
 from .._models import Message, MessageBuilder
-from .._results import BatchSendResult, MessageStatus, Result, SendResult
+from .._results import BatchSendResult, Err, MessageStatus, Ok, Result, SendResult
 from .._settings import ConnectionSettings
 from .._source import MessageSource
 
@@ -58,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SCHEMA",
+    "HTTP_FAILURES",
+    "RETRYABLE_STATUSES",
     "BadSetting",
     "ConnectorConformance",
     "RecordingTransport",
@@ -71,6 +80,17 @@ T = TypeVar("T")
 
 DEFAULT_SCHEMA = "<default>"
 """The id the kit's parametrized tests use for the connector's default schema."""
+
+HTTP_FAILURES: tuple[str, ...] = (
+    "400", "401", "403", "404", "429", "500", "503", "connect-error", "timeout", "read-error",
+)
+"""The failures every HTTP operation must turn into an error result: an HTTP status (the answer
+comes from :meth:`ConnectorConformance.error_response`) or a transport failure."""
+
+RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 503})
+"""HTTP statuses whose error result must be ``retryable`` (429 with code ``RATE_LIMITED``). A send
+answered 503 may instead be ``outcome_unknown`` (the provider may have accepted it; such an error
+is never retried, so nothing is sent twice)."""
 
 
 def run(awaitable: Awaitable[T]) -> T:
@@ -145,7 +165,7 @@ def bad_values(parameter: ChannelParameter) -> list[BadSetting]:
         odd = "\u2603 not an allowed value \u2603"
         if parameter.allowed_values and odd not in parameter.allowed_values:
             cases.append(BadSetting(parameter.name, odd, "not-allowed"))
-        elif parameter.pattern is not None and re.search(parameter.pattern, odd) is None:
+        elif parameter.pattern is not None and re.fullmatch(parameter.pattern, odd) is None:
             cases.append(BadSetting(parameter.name, odd, "no-pattern-match"))
     return cases
 
@@ -328,6 +348,18 @@ class ConnectorConformance:
         queries its remote id."""
         return None
 
+    def error_response(self, status: int, request: httpx.Request) -> httpx.Response:
+        """The provider's answer with HTTP ``status`` to ``request``, for the failure checks.
+
+        The default is a small JSON error body (with ``Retry-After: 1`` for 429 and 503);
+        override it to send the provider's real error format.
+        """
+        hx = _httpx()
+        headers = {"Retry-After": "1"} if status in RETRYABLE_STATUSES else {}
+        response: httpx.Response = hx.Response(
+            status, headers=headers, json={"message": "failure", "code": status, "status": status})
+        return response
+
     # -- helpers -------------------------------------------------------------------------------
     def recording_transport(self) -> Any:
         """A fresh :class:`RecordingTransport` around :meth:`make_transport`."""
@@ -346,6 +378,101 @@ class ConnectorConformance:
         )
         connector.configure_timing(sleep=_no_sleep, blocking_sleep=_no_blocking_sleep)
         return connector
+
+    def failing_transport(self, failure: str) -> Any:
+        """A recording transport on which every request fails as ``failure`` (one of
+        :data:`HTTP_FAILURES`)."""
+        hx = _httpx()
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if failure.isdigit():
+                return self.error_response(int(failure), request)
+            if failure == "connect-error":
+                raise hx.ConnectError(f"cannot connect to {request.url}", request=request)
+            if failure == "timeout":
+                raise hx.ReadTimeout(f"no answer from {request.url}", request=request)
+            if failure == "read-error":
+                raise hx.ReadError("the connection was reset", request=request)
+            raise ValueError(f"unknown failure {failure!r}; expected one of {HTTP_FAILURES}")
+
+        return RecordingTransport.create(hx.MockTransport(handler))
+
+    def single_attempt_settings(self) -> ConnectionSettings:
+        """:meth:`valid_settings` with retries off (``MaxRetries=0`` when the schema has it), so
+        the failure checks see the connector's own answer to one failed request."""
+        settings = self.valid_settings()
+        if self.connector_class.default_schema.parameter("MaxRetries") is not None:
+            settings.set_parameter("MaxRetries", 0)
+        return settings
+
+    def _remote_id(self) -> str:
+        ids = self.status_query_ids()
+        if ids:
+            return ids[0]
+        sendable = self._sendable(self.connector_class.default_schema)
+        if sendable:
+            sent = self.make_connector().blocking().send_message(sendable[0])
+            if sent.data is not None and sent.data.remote_message_id:
+                return sent.data.remote_message_id
+        return "conformance-remote-id"
+
+    def http_operations(self) -> list[tuple[str, Callable[[Connector, bool], Result[Any]]]]:
+        """The operations the default schema declares that talk HTTP, as ``(name, call)``;
+        ``call(connector, blocking)`` runs one on the blocking view or in an event loop."""
+        schema = self.connector_class.default_schema
+        operations: list[tuple[str, Callable[[Connector, bool], Result[Any]]]] = []
+        if schema.has_capability(_capability("HEALTH_CHECK")):
+            operations.append(("test_connection", lambda c, blocking: (
+                c.blocking().test_connection() if blocking else run(c.test_connection()))))
+        sendable = self._sendable(schema)
+        if schema.has_capability(_capability("SEND_MESSAGES")) and sendable:
+            message = sendable[0]
+            operations.append(("send_message", lambda c, blocking: (
+                c.blocking().send_message(message) if blocking
+                else run(c.send_message(message)))))
+        if schema.has_capability(_capability("MESSAGE_STATUS_QUERY")):
+            remote_id = self._remote_id()
+            operations.append(("get_message_status", lambda c, blocking: (
+                c.blocking().get_message_status(remote_id) if blocking
+                else run(c.get_message_status(remote_id)))))
+        return operations
+
+    def check_http_failure(self, failure: str) -> list[Result[Any]]:
+        """Every HTTP operation, async and blocking, against ``failure``; AssertionError naming
+        the first operation that raises, succeeds, crashes or misclassifies it. Returns the
+        results (the secrets check reads them)."""
+        status = int(failure) if failure.isdigit() else None
+        label = f"HTTP {status}" if status is not None else f"a {failure}"
+        results: list[Result[Any]] = []
+        for name, call in self.http_operations():
+            for blocking in (True, False):
+                mode = "blocking" if blocking else "async"
+                connector = self.make_connector(settings=self.single_attempt_settings(),
+                                                transport=self.failing_transport(failure))
+                try:
+                    result = call(connector, blocking)
+                except Exception as exc:
+                    raise AssertionError(
+                        f"{name} ({mode}) raised {type(exc).__name__} on {label}; an operation "
+                        "must return an error result") from exc
+                assert isinstance(result, (Ok, Err)), f"{name} ({mode}) returned {result!r}"
+                error = result.error
+                assert error is not None, f"{name} ({mode}) succeeded on {label}"
+                assert "exception" not in error.details, (
+                    f"{name} ({mode}) crashed on {label}: {error.message}")
+                if status == 503 and name == "send_message":
+                    # a send may also say "it may have gone out" (never retried, never sent twice)
+                    assert error.retryable or error.outcome_unknown, (
+                        f"{name} ({mode}) marked {label} neither retryable nor outcome_unknown "
+                        f"({error.code})")
+                elif status in RETRYABLE_STATUSES:
+                    assert error.retryable, (
+                        f"{name} ({mode}) did not mark {label} retryable ({error.code})")
+                if status == 429:
+                    assert error.code == MessagingErrorCodes.RATE_LIMITED, (
+                        f"{name} ({mode}) answered {label} with {error.code}, not RATE_LIMITED")
+                results.append(result)
+        return results
 
     @classmethod
     def _schemas(cls) -> dict[str, ChannelSchema]:
@@ -375,6 +502,8 @@ class ConnectorConformance:
         if "required_parameter" in names:
             metafunc.parametrize("required_parameter",
                                  [p.name for p in schema.parameters if p.required])
+        if "http_failure" in names:
+            metafunc.parametrize("http_failure", list(HTTP_FAILURES))
         if "bad_setting" in names:
             cases = [case for p in schema.parameters for case in bad_values(p)]
             metafunc.parametrize("bad_setting", cases, ids=[str(c) for c in cases])
@@ -384,11 +513,30 @@ class ConnectorConformance:
         schema = self.connector_class.default_schema
         names = set(settings.sensitive_names) | set(schema.sensitive_parameters)
         values = [str(settings.get_parameter(n)) for n in names if settings.has_parameter(n)]
-        return [v for v in values if len(v) >= 4]
+        secrets = [v for v in values if len(v) >= 4]
+        # as a URL or a form body would carry them
+        return sorted({form for v in secrets for form in (v, quote(v, safe=""), quote_plus(v))})
 
     def _assert_no_secret(self, text: str, where: str) -> None:
         for secret in self._secrets():
             assert secret not in text, f"a secret value appears in {where}"
+
+    def _assert_no_secret_in_logs(self, records: Sequence[logging.LogRecord]) -> None:
+        for record in records:
+            self._assert_no_secret(record.getMessage(), "the logs")
+            self._assert_no_secret(repr(record.args), "log record arguments")
+            if record.exc_info and record.exc_info[1] is not None:
+                self._assert_no_secret(repr(record.exc_info[1]), "a logged exception")
+            if record.exc_text:
+                self._assert_no_secret(record.exc_text, "a logged traceback")
+
+    def _result_texts(self, result: Result[Any]) -> list[str]:
+        texts = [repr(result)]
+        if result.error is not None:
+            texts.append(_error_text(result.error))
+        if result.data is not None:
+            texts += [repr(result.data), str(result.data)]
+        return texts
 
     def _sendable(self, schema: ChannelSchema) -> list[Message]:
         return [m for m in self.sample_messages() if not schema.validate_message(m)]
@@ -500,10 +648,9 @@ class ConnectorConformance:
             self._assert_no_secret(str(obj), f"str of {where}")
 
     def test_secrets_not_in_errors_or_logs(self, caplog: pytest.LogCaptureFixture) -> None:
-        hx = _httpx()
         caplog.set_level(logging.DEBUG)
         schema = self.connector_class.default_schema
-        texts: list[str] = []
+        texts: list[tuple[str, str]] = []
 
         # settings errors: every sensitive parameter given a wrong value
         settings = self.valid_settings()
@@ -512,34 +659,41 @@ class ConnectorConformance:
             for case in bad_values(parameter) if parameter is not None else ():
                 settings.set_parameter(case.name, case.value)
         result = self.make_connector(settings=settings).blocking().initialize()
-        if result.error is not None:
-            texts.append(_error_text(result.error))
+        texts += [("initialize", text) for text in self._result_texts(result)]
 
-        # provider errors and transport failures, on a real send
-        def failing(status: int) -> Any:
-            return hx.MockTransport(lambda request: hx.Response(
-                status, json={"message": "failure", "code": status}))
+        # every HTTP operation, answered and failing every way
+        for name, call in self.http_operations():
+            for blocking in (True, False):
+                connector = self.make_connector()
+                texts += [(name, text) for text in self._result_texts(call(connector, blocking))]
+                texts.append((name, repr(connector)))
+        for failure in HTTP_FAILURES:
+            for name, call in self.http_operations():
+                connector = self.make_connector(settings=self.single_attempt_settings(),
+                                                transport=self.failing_transport(failure))
+                outcome = call(connector, True)
+                texts += [(f"{name} on {failure}", text) for text in self._result_texts(outcome)]
 
-        def unreachable(request: httpx.Request) -> httpx.Response:
-            raise hx.ConnectError(f"cannot connect to {request.url}", request=request)
-
-        messages = self._sendable(schema)
-        transports = [failing(401), failing(500), failing(503), failing(429),
-                      hx.MockTransport(unreachable)]
-        if schema.has_capability(_capability("SEND_MESSAGES")) and messages:
-            for transport in transports:
-                connector = self.make_connector(transport=transport)
-                outcome = connector.blocking().send_message(messages[0])
-                assert outcome.error is not None, "a failing provider must give an error result"
-                texts.append(_error_text(outcome.error))
-            sent = self.make_connector().blocking().send_message(messages[0])
-            if sent.data is not None:
-                texts.append(repr(sent.data))
-        for text in texts:
-            self._assert_no_secret(text, "an error result")
+        # webhooks: good and malformed, both kinds
+        blocking_connector = self.make_connector().blocking()
+        receivers: list[tuple[str, Callable[[MessageSource], Result[Any]], list[MessageSource]]]
+        receivers = []
+        if schema.has_capability(_capability("RECEIVE_MESSAGES")):
+            receivers.append(("receive_messages", blocking_connector.receive_messages,
+                              [c.source for c in self.inbound_sources()]))
+        if schema.has_capability(_capability("HANDLE_MESSAGE_STATE")):
+            receivers.append(("receive_message_status", blocking_connector.receive_message_status,
+                              [c.source for c in self.status_sources()]))
+        for name, receive, sources in receivers:
+            for source in [*sources, *self.malformed_sources()]:
+                texts += [(name, text) for text in self._result_texts(receive(source))]
+        for where, text in texts:
+            self._assert_no_secret(text, f"an error result or result of {where}")
         self._assert_no_secret(caplog.text, "the logs")
-        for record in caplog.records:
-            self._assert_no_secret(repr(record.args), "log record arguments")
+        self._assert_no_secret_in_logs(caplog.records)
+
+    def test_http_failures_are_error_results(self, http_failure: str) -> None:
+        self.check_http_failure(http_failure)
 
     # -- sending -------------------------------------------------------------------------------
     def test_sample_messages_send_async(self) -> None:

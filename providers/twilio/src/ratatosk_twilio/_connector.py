@@ -80,7 +80,7 @@ MAX_MEDIA = 10
 """Twilio's limit on MediaUrl values per message (error 21623 above it)."""
 
 API_VERSION = "2010-04-01"
-USER_AGENT = "ratatosk-twilio/0.1.0"
+USER_AGENT = "ratatosk-messaging-twilio/0.1.0"
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _SHORT_CODE = re.compile(r"[0-9]{3,8}")

@@ -1,4 +1,4 @@
-"""The ``ratatosk`` entry point of ratatosk-twilio: registers the connectors and CLI commands.
+"""The ``ratatosk`` entry point of ratatosk-messaging-twilio: registers the connectors and CLI commands.
 
 The core finds this module only through the ``twilio = ratatosk_twilio._plugin`` entry point in
 the ``ratatosk`` group; importing it is cheap (the connectors load when the hook runs).

@@ -245,6 +245,7 @@ TWILIO_SMS = ChannelSchema(
     message_properties=_SMS_PROPERTIES,
     authentication=(_BASIC, _API_KEY),
     strict=True,
+    authentication_required=True,  # AuthToken, or ApiKeySid and ApiKeySecret
 )
 
 TWILIO_WHATSAPP = ChannelSchema(
@@ -266,6 +267,7 @@ TWILIO_WHATSAPP = ChannelSchema(
     message_properties=_WHATSAPP_PROPERTIES,
     authentication=(_BASIC, _API_KEY),
     strict=True,
+    authentication_required=True,  # AuthToken, or ApiKeySid and ApiKeySecret
 )
 
 # -- presets ----------------------------------------------------------------------------------

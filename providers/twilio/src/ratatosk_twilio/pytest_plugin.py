@@ -1,6 +1,6 @@
 """pytest plugin (entry point ``pytest11``): fixtures for testing your own code against the sandbox.
 
-Installed with ``ratatosk-twilio``; nothing to configure. Fixtures:
+Installed with ``ratatosk-messaging-twilio``; nothing to configure. Fixtures:
 
 ``twilio_sandbox``
     A running :class:`ratatosk_twilio.sandbox.TwilioSandbox` on 127.0.0.1 (a fresh one per test),
