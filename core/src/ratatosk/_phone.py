@@ -1,12 +1,12 @@
 """The phone-number rule every schema applies to ``PHONE_NUMBER`` endpoints.
 
 A phone number is written in E.164: ``+``, the country calling code, the national number, only
-digits. With the ``phonenumbers`` extra installed (``pip install "ratatosk[phonenumbers]"``) the
-number must also be *possible* for its country: the country calling code exists and the length
-fits that country's numbering plan (``+1234`` does not; ``+15550002222``, a fictional number
-commonly used in tests, does). Without the extra the rule is: ``+`` then 8 to 15 digits, the first
-not ``0``. ``phonenumbers`` is imported only when a number is first checked, and answers are
-cached.
+digits. With the ``phonenumbers`` extra installed
+(``pip install "ratatosk-messaging[phonenumbers]"``) the number must also be *possible* for its
+country: the country calling code exists and the length fits that country's numbering plan
+(``+1234`` does not; ``+15550002222``, a fictional number commonly used in tests, does). Without
+the extra the rule is: ``+`` then 8 to 15 digits, the first not ``0``. ``phonenumbers`` is
+imported only when a number is first checked, and answers are cached.
 """
 
 from __future__ import annotations
