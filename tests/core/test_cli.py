@@ -243,7 +243,9 @@ def test_failing_plugin_command(capsys: Capture, commands: Commands) -> None:
     captured = capsys.readouterr()
     assert captured.err == "error: the widget is jammed\n"
     assert cli.main(["tools", "usage"]) == 2
-    assert capsys.readouterr().err == "ratatosk: error: give --thing\n"
+    # as docs/cli.md shows a usage error: the command's path, and where help is
+    assert capsys.readouterr().err == (
+        "ratatosk tools usage: error: give --thing (see 'ratatosk tools usage --help')\n")
 
 
 def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch, commands: Commands) -> None:
@@ -413,3 +415,49 @@ def test_only_the_selected_command_is_configured(capsys: Capture) -> None:
     assert configured == ["b"]
     cli.build_registry().build_parser()  # no argv: everything configured (for docs, tools)
     assert configured == ["b", "a", "b"]
+
+
+# -- ratatosk send: connector choice with a DSN, row counting (issue 9 item 8, issue 13) --------
+
+
+def test_the_connector_asked_for_names_the_dsns_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ratatosk.cli._send import _dsn_for_connector
+
+    monkeypatch.delenv("RATATOSK_CONNECTOR", raising=False)
+    dsn = "twilio://AC1:secret@default?X=1"
+    assert _dsn_for_connector(dsn, None) == dsn
+    assert _dsn_for_connector(dsn, "twilio") == dsn
+    assert _dsn_for_connector(dsn, "twilio/whatsapp") == "twilio+whatsapp://AC1:secret@default?X=1"
+    assert _dsn_for_connector("twilio+whatsapp://a:b@default", "twilio/WhatsApp") \
+        == "twilio+whatsapp://a:b@default"
+    monkeypatch.setenv("RATATOSK_CONNECTOR", "twilio/whatsapp")
+    assert _dsn_for_connector(dsn, None).startswith("twilio+whatsapp://")
+    for connector, wrong in (("acme/sms", dsn), ("twilio/sms", "twilio+whatsapp://a:b@h")):
+        with pytest.raises(cli.UsageError) as info:
+            _dsn_for_connector(wrong, connector)
+        assert "secret" not in str(info.value) and connector in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "text", "rows"), [
+    ("one.csv", 'to,text\n+15550002222,"two\nlines"\n', 1),
+    ("crlf.csv", "to,text\r\n+15550002222,a\r\n+15550002223,b\r\n", 2),
+    ("blank.csv", "to,text\n\n+15550002222,a\n\n", 1),
+    ("header.csv", "to,text\n", 0),
+    ("rows.jsonl", '{"to": "+15550002222"}\n\n{"to": "+15550002223"}\n', 2),
+])
+def test_the_progress_total_is_the_number_of_rows(tmp_path: Path, name: str, text: str,
+                                                  rows: int) -> None:
+    from ratatosk.cli._send import _count_rows, _read_rows
+
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    assert _count_rows(path) == rows == len(list(_read_rows(path)))
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path, capsys: Capture) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes('{"to": "+15550002222", "text": "ok"}\n{"text": "café"}\n'.encode("latin-1"))
+    assert cli.main(["send", "--connector", "acme/sms", "--file", str(path)]) == 1
+    [line] = _lines(capsys.readouterr().err)
+    assert line == (f"error: {path}, line 2: not UTF-8 text (byte 0xe9 at column 14); save the "
+                    "file as UTF-8")

@@ -207,7 +207,8 @@ def test_broken_plugins_are_reported_and_do_not_stop_the_others(
         api = FakeAcmeApi()
         c = ratatosk.connect("acme/sms", {"AccountId": ACCOUNT_ID, "ApiKey": API_KEY},
                              http_transport=api.transport())
-        m = ratatosk.MessageBuilder().from_phone("+1555").to_phone("+1666").with_text("x").build()
+        m = (ratatosk.MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
+             .with_text("x").build())
         print(c.blocking().send_message(m).is_success)
         try:
             ratatosk.connect("broken/sms")

@@ -370,7 +370,7 @@ def test_content_type_not_declared() -> None:
 def test_media_needs_the_media_capability() -> None:
     no_media_cap = BASE.remove_capabilities(Cap.MEDIA_ATTACHMENTS)
     message = Message(
-        sender=Endpoint.phone("+1555"), receiver=Endpoint.phone("+1666"),
+        sender=Endpoint.phone("+15550001111"), receiver=Endpoint.phone("+15550002222"),
         content=MediaContent(MediaType.IMAGE, "a.png", "https://example.com/a.png"),
     )
     [issue] = no_media_cap.validate_message(message)
@@ -379,18 +379,19 @@ def test_media_needs_the_media_capability() -> None:
 
 
 def test_media_without_url_or_data() -> None:
-    message = Message(receiver=Endpoint.phone("+1"), content=MediaContent(MediaType.IMAGE, "a"))
+    message = Message(receiver=Endpoint.phone("+15550002222"),
+                      content=MediaContent(MediaType.IMAGE, "a"))
     [issue] = BASE.validate_message(message)
     assert (issue.field, issue.code) == ("content", "required")
 
 
 def test_empty_text_is_an_issue() -> None:
-    message = Message(receiver=Endpoint.phone("+1"), content=TextContent("   "))
+    message = Message(receiver=Endpoint.phone("+15550002222"), content=TextContent("   "))
     assert [(i.field, i.code) for i in BASE.validate_message(message)] == [("content", "empty")]
 
 
 def test_text_with_media_is_accepted_without_declaring_multipart() -> None:
-    message = (MessageBuilder().to_phone("+1").with_text("Look")
+    message = (MessageBuilder().to_phone("+15550002222").with_text("Look")
                .with_media("https://example.com/a.jpg").with_media("https://example.com/b.jpg")
                .build())
     assert isinstance(message.content, MultipartContent)
@@ -400,7 +401,7 @@ def test_text_with_media_is_accepted_without_declaring_multipart() -> None:
 
 def test_multipart_needs_each_part_kind_declared() -> None:
     text_only = BASE.remove_content_types(MessageContentType.MEDIA)
-    message = (MessageBuilder().to_phone("+1").with_text("Look")
+    message = (MessageBuilder().to_phone("+15550002222").with_text("Look")
                .with_media("https://example.com/a.jpg").build())
     [issue] = text_only.validate_message(message)
     assert (issue.field, issue.code) == ("content.parts[1]", "unsupported_content")
@@ -426,7 +427,7 @@ def test_multipart_other_than_text_and_media_needs_multipart() -> None:
 
 def test_nested_multipart_parts_are_checked() -> None:
     inner = MultipartContent([TextContent("b"), ButtonContent("Yes")])
-    message = Message(receiver=Endpoint.phone("+1"),
+    message = Message(receiver=Endpoint.phone("+15550002222"),
                       content=MultipartContent([TextContent("a"), inner]))
     got = {(i.field, i.code) for i in BASE.validate_message(message)}
     assert ("content.parts[2]", "unsupported_content") in got
@@ -434,7 +435,7 @@ def test_nested_multipart_parts_are_checked() -> None:
 
 
 def test_empty_multipart() -> None:
-    message = Message(receiver=Endpoint.phone("+1"), content=MultipartContent([]))
+    message = Message(receiver=Endpoint.phone("+15550002222"), content=MultipartContent([]))
     assert ("content", "empty") in {(i.field, i.code) for i in BASE.validate_message(message)}
 
 
@@ -444,7 +445,7 @@ def test_template_needs_the_templates_capability() -> None:
         content_types=[MessageContentType.TEMPLATE],
         endpoints=[ChannelEndpoint(EndpointType.PHONE_NUMBER)],
     )
-    message = MessageBuilder().to_phone("+1").with_template("HX1", {"1": "x"}).build()
+    message = MessageBuilder().to_phone("+15550002222").with_template("HX1", {"1": "x"}).build()
     [issue] = schema.validate_message(message)
     assert (issue.field, issue.code) == ("content", "capability")
     assert "TEMPLATES" in issue.message
@@ -462,7 +463,7 @@ def test_receiver_endpoint_type_and_direction() -> None:
 
 def test_sender_endpoint_type_must_be_declared() -> None:
     message = Message(sender=Endpoint(EndpointType.LABEL, "Acme"),
-                      receiver=Endpoint.phone("+1"), content=TextContent("x"))
+                      receiver=Endpoint.phone("+15550002222"), content=TextContent("x"))
     [issue] = BASE.validate_message(message)
     assert (issue.field, issue.code) == ("sender", "unsupported")
 

@@ -6,10 +6,13 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,3 +239,164 @@ def test_demo_runs_end_to_end() -> None:
     ):
         assert needle in out, needle
     assert "FAILED" not in out
+
+
+# -- issue 13 / issue 9: exit codes, problems listed, files, --connector with a DSN -----------
+
+
+def test_a_validation_failure_lists_every_problem_in_text_and_json(
+    sandbox: TwilioSandbox,
+) -> None:
+    # an empty text and an impossible number: both are reported, each with its field
+    args = ("send", "--to", "+1234", "--from", "+15005550006", "--text", "", "--dsn",
+            _dsn(sandbox))
+    text = _run(*args)
+    assert text.returncode == 1
+    first, *problems = text.stderr.splitlines()
+    assert first.startswith("error: ") and "2 problems found" in first
+    assert "MESSAGE_VALIDATION_FAILED" in first
+    assert sorted(line.split(":")[0].strip() for line in problems) == ["content", "receiver"]
+    assert any("'+1234'" in line for line in problems)
+    as_json = _run(*args, "--json")
+    assert as_json.returncode == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert {(i["field"], i["code"]) for i in error["issues"]} == {
+        ("content", "required"), ("receiver", "format")}
+    assert all(i["message"] for i in error["issues"])
+    assert sandbox.auth_token not in text.stderr + as_json.stdout
+
+
+def test_the_file_report_lists_the_problems_too(sandbox: TwilioSandbox, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"to": "+1234", "text": "x"}) + "\n" + json.dumps({"text": "y"})
+                    + "\n")
+    run = _run("send", "--file", str(path), "--from", "+15005550006", "--dsn", _dsn(sandbox),
+               "--no-progress", cwd=tmp_path)
+    assert run.returncode == 1
+    report = (tmp_path / "bad.report.jsonl").read_text().splitlines()
+    first, second = sorted((json.loads(x) for x in report), key=lambda x: x["index"])
+    assert [(i["field"], i["code"]) for i in first["error"]["issues"]] == [("receiver", "format")]
+    assert second["error"]["code"] == "INVALID_MESSAGE" and second["error"]["issues"] == []
+
+
+def test_connector_with_a_dsn_is_used_not_ignored(sandbox: TwilioSandbox) -> None:
+    run = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "wa",
+               "--dsn", _dsn(sandbox), "--connector", "twilio/whatsapp", "--json")
+    assert run.returncode == 0, run.stderr
+    stored = sandbox.get_message(json.loads(run.stdout)["sid"])
+    assert stored is not None
+    assert (stored.to, stored.from_) == ("whatsapp:+15550002222", "whatsapp:+15005550006")
+    # RATATOSK_CONNECTOR counts as well
+    env_run = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "wa",
+                   "--dsn", _dsn(sandbox), "--json",
+                   env={"RATATOSK_CONNECTOR": "twilio/whatsapp"})
+    stored = sandbox.get_message(json.loads(env_run.stdout)["sid"])
+    assert stored is not None and stored.to == "whatsapp:+15550002222"
+
+
+@pytest.mark.parametrize(("connector", "dsn_scheme", "needle"), [
+    ("acme/sms", "twilio", "names provider 'acme' but the DSN is for 'twilio'"),
+    ("twilio/sms", "twilio+whatsapp", "contradicts the DSN's connector twilio/whatsapp"),
+])
+def test_a_connector_contradicting_the_dsn_is_refused(
+    sandbox: TwilioSandbox, connector: str, dsn_scheme: str, needle: str
+) -> None:
+    dsn = _dsn(sandbox).replace("twilio://", f"{dsn_scheme}://", 1)
+    run = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "x",
+               "--dsn", dsn, "--connector", connector)
+    assert run.returncode == 2
+    [line] = run.stderr.splitlines()
+    assert line.startswith("ratatosk send: error: ") and needle in line
+    assert sandbox.auth_token not in run.stderr
+
+
+def test_a_latin1_file_is_refused_naming_the_file_and_the_line(
+    sandbox: TwilioSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("to,text\n+15550002222,ok\n+15550002223,café\n".encode("latin-1"))
+    before = len(sandbox.messages)
+    run = _run("send", "--file", str(path), "--from", "+15005550006", "--dsn", _dsn(sandbox),
+               cwd=tmp_path)
+    assert run.returncode == 1
+    [line] = run.stderr.splitlines()
+    assert line.startswith("error: ") and str(path) in line and "line 3" in line
+    assert "UTF-8" in line and "Traceback" not in run.stderr
+    assert len(sandbox.messages) == before  # nothing sent
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_read(
+    sandbox: TwilioSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("to,text\n+15550002222,café\n".encode("utf-8-sig"))
+    run = _run("send", "--file", str(path), "--from", "+15005550006", "--dsn", _dsn(sandbox),
+               "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_progress_total_counts_rows_not_lines(sandbox: TwilioSandbox, tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text('to,text\n+15550002222,"Hello\nacross two lines"\n')
+    run = _run("send", "--file", str(path), "--from", "+15005550006", "--dsn", _dsn(sandbox),
+               cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "1/1" in run.stderr and "1/2" not in run.stderr
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("send", "--text", "no recipient"), "give --to"),
+    (("send", "--to", "+15550002222", "--concurrency", "0"), "--concurrency"),
+    (("send", "--to", "+15550002222", "--property", "NoEquals"), "--property"),
+    (("send", "--to", "+15550002222", "--connector", "twilio/sms", "--set", "NoEquals"),
+     "--set"),
+    (("send", "--file", "x.csv", "--to", "+15550002222"), "not both"),
+    (("send", "--bogus"), "unrecognized"),
+    (("nosuch",), "invalid choice"),
+    (("twilio",), "a command is required"),
+    (("status",), "sid"),
+    (("twilio", "advance"), "--sandbox-url"),
+    (("twilio", "sandbox", "--port", "99999"), "0..65535"),
+    (("twilio", "sandbox", "--max-concurrency", "0"), "max_concurrency"),
+])
+def test_bad_arguments_exit_2_as_documented(args: tuple[str, ...], needle: str) -> None:
+    run = _run(*args)
+    assert run.returncode == 2, run.stderr
+    [line] = [x for x in run.stderr.splitlines() if x.strip()]
+    assert "error:" in line and needle in line and "--help" in line
+
+
+def test_success_and_failure_exit_0_and_1_as_documented(sandbox: TwilioSandbox) -> None:
+    ok = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "x", "--dsn",
+              _dsn(sandbox))
+    assert ok.returncode == 0 and ok.stderr == ""
+    failed = _run("status", "SM" + "0" * 32, "--dsn", _dsn(sandbox))
+    assert failed.returncode == 1 and failed.stderr.startswith("error: ")
+
+
+def test_an_interrupted_command_exits_130_as_documented() -> None:
+    slow = TwilioSandbox(progression="immediate", latency=60)
+    arrived = threading.Event()
+    handle = slow._api.handle
+
+    def seen(request: Any) -> Any:
+        arrived.set()
+        return handle(request)
+
+    slow._api.handle = seen  # type: ignore[method-assign]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "RATATOSK_"))}
+    with slow:
+        process = subprocess.Popen(
+            [RATATOSK, "status", "SM" + "0" * 32, "--dsn", _dsn(slow)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        try:
+            assert arrived.wait(60), "the request never reached the sandbox"
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 130
+    assert err.strip() == "interrupted"

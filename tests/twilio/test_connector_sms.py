@@ -251,8 +251,7 @@ async def test_no_sender_and_no_messaging_service_is_missing_from_number() -> No
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("to", ["5550002222", "+0155500", "+1555000222233334444",
-                                "whatsapp:+15550002222", "+1 555 000 2222"])
+@pytest.mark.parametrize("to", ["5550002222", "whatsapp:+15550002222"])
 async def test_recipient_must_be_e164(to: str) -> None:
     fake = FakeTwilio()
     result = await connector(fake).send_message(sms(to=to))
@@ -262,7 +261,18 @@ async def test_recipient_must_be_e164(to: str) -> None:
     assert fake.requests == []
 
 
-@pytest.mark.parametrize("sender", ["+0123", "12-34", "My!Brand", "ABCDEFGHIJKL", "12"])
+@pytest.mark.parametrize("to", ["+0155500", "+1555000222233334444", "+1 555 000 2222", "+1234"])
+async def test_a_malformed_e164_recipient_fails_the_schemas_phone_rule(to: str) -> None:
+    fake = FakeTwilio()
+    result = await connector(fake).send_message(sms(to=to))
+    assert result.error is not None
+    assert result.error.code == "MESSAGE_VALIDATION_FAILED"
+    assert (result.error.issues[0].field, result.error.issues[0].code) == ("receiver", "format")
+    assert result.error.issues[0].field == "receiver"
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("sender", ["12-34", "My!Brand", "ABCDEFGHIJKL", "12"])
 async def test_sender_format_is_checked(sender: str) -> None:
     fake = FakeTwilio()
     result = await connector(fake).send_message(sms(sender=sender))
@@ -281,7 +291,7 @@ async def test_short_codes_and_alphanumeric_senders_are_accepted(sender: str) ->
 
 async def test_every_local_problem_is_reported_at_once() -> None:
     fake = FakeTwilio()
-    result = await connector(fake).send_message(sms("x" * 1601, to="12", sender="+0"))
+    result = await connector(fake).send_message(sms("x" * 1601, to="12", sender="12-34"))
     assert result.error is not None
     assert result.error.code == MessagingErrorCodes.INVALID_RECIPIENT  # the first one found
     assert [i.field for i in result.error.issues] == ["receiver", "sender", "content"]

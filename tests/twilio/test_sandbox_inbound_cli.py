@@ -108,11 +108,15 @@ def test_errors_are_one_line_and_a_nonzero_exit(sandbox: TwilioSandbox) -> None:
                  "+15005550006", "--url", "http://127.0.0.1:9/hook")
     assert wrong.returncode == 1 and "refused the message (401)" in wrong.stderr
     missing = _run("--from", "+15550001111", "--to", "+15005550006")
-    assert missing.returncode == 1 and "--sandbox-url" in missing.stderr
+    assert missing.returncode == 2 and "--sandbox-url" in missing.stderr  # a missing argument
+    bad_field = _run("--sandbox-url", sandbox.base_url, "--account-sid", sandbox.account_sid,
+                     "--auth-token", sandbox.auth_token, "--from", "+15550001111", "--to",
+                     "+15005550006", "--field", "NoEquals")
+    assert bad_field.returncode == 2 and "--field expects K=V" in bad_field.stderr
     unreachable = _run("--sandbox-url", "http://127.0.0.1:9", "--account-sid", "AC" + "0" * 32,
                        "--auth-token", "x", "--from", "+1555", "--to", "+1555")
     assert unreachable.returncode == 1 and "cannot reach the sandbox" in unreachable.stderr
-    for run in (wrong, missing, unreachable):
+    for run in (wrong, missing, bad_field, unreachable):
         assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1
 
 

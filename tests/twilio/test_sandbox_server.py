@@ -309,9 +309,14 @@ def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--progression", "sometimes"])
     assert exit_info.value.code == 2
-    with pytest.raises(SystemExit):
-        main(["--max-concurrency", "0"])
-    assert "max_concurrency" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["--max-concurrency", "0"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("ratatosk twilio sandbox: error: max_concurrency")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--port", "99999"])  # was served on 99999 % 65536
+    assert exit_info.value.code == 2
+    assert "a port is 0..65535" in capsys.readouterr().err
 
 
 def test_cli_reports_a_busy_port(

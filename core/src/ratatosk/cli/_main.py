@@ -210,6 +210,14 @@ def _resolve(
     return node
 
 
+def _command_path(args: argparse.Namespace) -> list[str]:
+    """The command names the parsed arguments chose (``["twilio", "advance"]``)."""
+    path: list[str] = []
+    while (name := getattr(args, _DEST.format(depth=len(path)), None)) is not None:
+        path.append(name)
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Output helpers
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +509,14 @@ def _first_line(exc: BaseException) -> str:
     return line or type(exc).__name__
 
 
+def _problem_lines(exc: BaseException) -> str:
+    """One indented ``field: message`` line per problem an error carries (``issues``)."""
+    error = getattr(exc, "error", exc)
+    issues = getattr(error, "issues", None) or ()
+    return "".join(f"  {issue.field}: {issue.message}\n" for issue in issues
+                   if hasattr(issue, "field") and hasattr(issue, "message"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``ratatosk`` command line; returns the exit status."""
     arguments = sys.argv[1:] if argv is None else list(argv)
@@ -527,7 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = chosen.run(args)
     except UsageError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        prog = " ".join([PROG, *_command_path(args)])
+        sys.stderr.write(f"{prog}: error: {exc} (see '{prog} --help')\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -537,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if _debug():
             raise
-        sys.stderr.write(f"error: {_first_line(exc)}\n")
+        sys.stderr.write(f"error: {_first_line(exc)}\n{_problem_lines(exc)}")
         return 1
     try:
         sys.stdout.flush()

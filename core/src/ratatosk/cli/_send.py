@@ -16,17 +16,23 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from .._errors import MessagingError, MessagingErrorCodes
 from .._models import MediaType, Message, MessageBuilder
 from .._settings import ConnectionSettings, SettingsParseError
+from ._main import UsageError
 
 
 class CommandError(Exception):
-    """A user error in a command: printed as one line, exit code 1."""
+    """A command that cannot be done: printed as ``error: ...`` (plus one line per problem in
+    ``issues``), exit status 1."""
+
+    def __init__(self, message: str, issues: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.issues = tuple(issues)
 
 
 # -- shared: choosing and configuring the connector ---------------------------------------
@@ -73,7 +79,10 @@ def build_connector(args: argparse.Namespace) -> Any:
     from .._connect import connect
 
     dsn = args.dsn or os.environ.get("RATATOSK_DSN")
-    target = dsn or args.connector or _default_connector_id()
+    if dsn:
+        target = _dsn_for_connector(dsn, args.connector)
+    else:
+        target = args.connector or _default_connector_id()
     provider = (
         target.split("://", 1)[0].split("+", 1)[0] if "://" in target else target.split("/")[0]
     )
@@ -85,7 +94,7 @@ def build_connector(args: argparse.Namespace) -> Any:
             settings = settings.merged(ConnectionSettings.parse(args.settings))
         for item in args.set_:
             if "=" not in item:
-                raise CommandError(f"--set expects K=V, got {item.split('=')[0]!r}")
+                raise UsageError(f"--set expects K=V, got {item.split('=')[0]!r}")
             name, value = item.split("=", 1)
             settings.set_parameter(name.strip(), value)
     except SettingsParseError as exc:
@@ -93,7 +102,39 @@ def build_connector(args: argparse.Namespace) -> Any:
     try:
         return connect(target, settings or None, schema=args.preset)
     except MessagingError as exc:
-        raise CommandError(exc.error.message) from None
+        raise CommandError(exc.error.message, exc.error.issues) from None
+
+
+def _dsn_for_connector(dsn: str, connector: str | None) -> str:
+    """The DSN to connect with, made to name the connector ``--connector`` (or
+    ``$RATATOSK_CONNECTOR``) asks for; a contradiction between the two is refused."""
+    source = "--connector"
+    if not connector:
+        connector, source = os.environ.get("RATATOSK_CONNECTOR"), "$RATATOSK_CONNECTOR"
+    if not connector or "://" not in dsn:
+        return dsn  # connect() reports a malformed DSN without echoing it
+    scheme, rest = dsn.split("://", 1)
+    dsn_provider, _, dsn_type = scheme.strip().partition("+")
+    provider, _, connector_type = connector.strip().partition("/")
+    if provider.lower() != dsn_provider.lower():
+        raise UsageError(
+            f"{source} {connector} names provider {provider!r} but the DSN is for "
+            f"{dsn_provider!r}; give one of them, or make them agree")
+    if not connector_type or connector_type.lower() == dsn_type.lower():
+        return dsn
+    if dsn_type:
+        raise UsageError(
+            f"{source} {connector} contradicts the DSN's connector "
+            f"{dsn_provider}/{dsn_type} ({dsn_provider}+{dsn_type}://...); give one of them, "
+            "or make them agree")
+    return f"{dsn_provider}+{connector_type}://{rest}"
+
+
+def _issue_dicts(error: Any) -> list[dict[str, str]]:
+    return [
+        {"field": issue.field, "message": issue.message, "code": issue.code}
+        for issue in getattr(error, "issues", ())
+    ]
 
 
 def _error_dict(error: Any) -> dict[str, Any]:
@@ -102,7 +143,15 @@ def _error_dict(error: Any) -> dict[str, Any]:
         "domain": error.domain,
         "message": error.message,
         "provider_code": error.provider_code,
+        "issues": _issue_dicts(error),
     }
+
+
+def _print_error(error: Any) -> None:
+    """``error: MESSAGE [CODE]`` on stderr, then one indented line per problem found."""
+    lines = [f"error: {error.message} [{error.code}]"]
+    lines += [f"  {issue.field}: {issue.message}" for issue in getattr(error, "issues", ())]
+    print("\n".join(lines), file=sys.stderr)
 
 
 # -- ratatosk send ------------------------------------------------------------------------
@@ -143,7 +192,7 @@ def _properties(items: list[str]) -> dict[str, str]:
     props: dict[str, str] = {}
     for item in items:
         if "=" not in item:
-            raise CommandError(f"--property expects K=V, got {item!r}")
+            raise UsageError(f"--property expects K=V, got {item!r}")
         key, value = item.split("=", 1)
         props[key.strip()] = value
     return props
@@ -172,9 +221,24 @@ def _build(row: dict[str, Any], defaults: argparse.Namespace, props: dict[str, s
     return builder.build()
 
 
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8 text, naming the first line that is not."""
+    try:
+        with path.open("rb") as raw:
+            for number, line in enumerate(raw, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise CommandError(
+                        f"{path}, line {number}: not UTF-8 text (byte 0x{line[exc.start]:02x} "
+                        f"at column {exc.start + 1}); save the file as UTF-8") from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
@@ -202,9 +266,11 @@ def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 def run_send(args: argparse.Namespace) -> int:
     if args.file is None and not args.to:
-        raise CommandError("give --to (one message) or --file (many)")
+        raise UsageError("give --to (one message) or --file (many)")
+    if args.file is not None and args.to:
+        raise UsageError("give --to (one message) or --file (many), not both")
     if args.concurrency < 1:
-        raise CommandError("--concurrency must be at least 1")
+        raise UsageError("--concurrency must be at least 1")
     props = _properties(args.property)
     connector = build_connector(args)
     if args.file is None:
@@ -232,7 +298,7 @@ def _send_one(connector: Any, message: Message, args: argparse.Namespace) -> int
     elif result.is_success:
         print(f"sent {message.id}: {result.data.remote_message_id} ({result.data.provider_status})")
     else:
-        print(f"error: {result.error.message} [{result.error.code}]", file=sys.stderr)
+        _print_error(result.error)
     return 0 if result.is_success else 1
 
 
@@ -327,6 +393,7 @@ async def _send_file(connector: Any, args: argparse.Namespace, props: dict[str, 
                             "domain": "messaging",
                             "message": str(exc),
                             "provider_code": None,
+                            "issues": [],
                         },
                     },
                 )
@@ -363,13 +430,15 @@ async def _send_file(connector: Any, args: argparse.Namespace, props: dict[str, 
     return 0 if set(counts) <= {"sent"} else 1
 
 
-def _count_rows(path: Path) -> int | None:
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            lines = sum(1 for line in handle if line.strip())
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-    return lines - 1 if path.suffix.lower() not in {".jsonl", ".ndjson"} else lines
+def _count_rows(path: Path) -> int:
+    """How many rows (messages) the file holds: JSONL lines that are not blank, CSV records
+    after the header (a quoted field may span several physical lines)."""
+    _check_utf8(path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if path.suffix.lower() in {".jsonl", ".ndjson"}:
+            return sum(1 for line in handle if line.strip())
+        records = sum(1 for record in csv.reader(handle) if record)  # as csv.DictReader skips
+    return max(records - 1, 0)
 
 
 def _summary(counts: Counter[str], elapsed: float, report: Path, _lines: list[str]) -> None:
@@ -411,7 +480,7 @@ def run_status(args: argparse.Namespace) -> int:
     finally:
         blocking.shutdown()
     if not result.is_success:
-        print(f"error: {result.error.message} [{result.error.code}]", file=sys.stderr)
+        _print_error(result.error)
         return 1
     from .._serialization import unstructure
 

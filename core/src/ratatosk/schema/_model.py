@@ -36,6 +36,7 @@ from .._models import (
     TemplateContent,
     TextContent,
 )
+from .._phone import phone_number_problem
 from .._results import Err, Ok, Result
 from .._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
 
@@ -904,6 +905,10 @@ class ChannelSchema:
                 issues.append(
                     ValidationIssue("receiver", "The receiver's address is empty.", "empty")
                 )
+            elif receiver.type == EndpointType.PHONE_NUMBER:
+                problem = phone_number_problem(receiver.address)
+                if problem is not None:
+                    issues.append(ValidationIssue("receiver", problem, "format"))
         if sender is not None:
             if (self.endpoint(sender.type) or any_endpoint) is None:
                 issues.append(
@@ -915,6 +920,10 @@ class ChannelSchema:
                 )
             if not sender.address.strip():
                 issues.append(ValidationIssue("sender", "The sender's address is empty.", "empty"))
+            elif sender.type == EndpointType.PHONE_NUMBER:
+                problem = phone_number_problem(sender.address)
+                if problem is not None:
+                    issues.append(ValidationIssue("sender", problem, "format"))
         used = {e.type for e in (sender, receiver) if e is not None}
         for endpoint in self.endpoints:
             if (

@@ -88,10 +88,23 @@ def _run_inbound(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _configure_advance(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._advance_cli import configure
+
+    configure(parser)
+
+
+def _run_advance(args: argparse.Namespace) -> int:
+    from .sandbox._advance_cli import run
+
+    return run(args)
+
+
 @ratatosk.hookimpl
 def ratatosk_register_commands(cli: Any) -> None:
-    """Add ``ratatosk demo``, ``ratatosk twilio sandbox`` (a local Twilio-compatible server) and
-    ``ratatosk twilio inbound`` (make a running sandbox send an inbound message)."""
+    """Add ``ratatosk demo``, ``ratatosk twilio sandbox`` (a local Twilio-compatible server),
+    ``ratatosk twilio inbound`` (make a running sandbox send an inbound message) and
+    ``ratatosk twilio advance`` (move a running sandbox's messages on their way)."""
     cli.add_command(
         "demo",
         help="Watch the whole life of a message on the local Twilio sandbox (no account needed)",
@@ -104,6 +117,12 @@ def ratatosk_register_commands(cli: Any) -> None:
         help="Make a running sandbox send an inbound message to a webhook (signed)",
         configure=_configure_inbound,
         run=_run_inbound,
+    )
+    group.add_command(
+        "advance",
+        help="Move a running sandbox's messages to their next status (or to --to STATUS)",
+        configure=_configure_advance,
+        run=_run_advance,
     )
     group.add_command(
         "sandbox",

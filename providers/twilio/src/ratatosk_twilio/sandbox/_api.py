@@ -73,6 +73,7 @@ _ALLOWED = {
     "media_list": ("GET",),
     "media": ("GET", "DELETE"),
     "inbound": ("POST",),
+    "advance": ("POST",),
 }
 
 _Route = tuple[str, str, str, str]  # kind, account sid, message sid, media sid
@@ -274,6 +275,9 @@ def _route(path: str) -> _Route | None:
     if n == 5 and not parts[0] and parts[1:3] == ["sandbox", "Accounts"] \
             and parts[4] == "Inbound.json":
         return "inbound", parts[3], "", ""
+    if n == 5 and not parts[0] and parts[1:3] == ["sandbox", "Accounts"] \
+            and parts[4] == "Advance.json":
+        return "advance", parts[3], "", ""
     if n < 4 or parts[0] or parts[1] != "2010-04-01" or parts[2] != "Accounts":
         return None
     if n == 4:
@@ -333,6 +337,8 @@ class Api:
             self._authenticate(request, account)
             if kind == "inbound":
                 return self._inbound(request)
+            if kind == "advance":
+                return self._advance(request, account)
             if kind == "messages" and request.method == "POST":
                 cap = self.max_concurrency
                 if cap is not None:
@@ -479,6 +485,45 @@ class Api:
             })
 
         return deliver()
+
+    def _advance(self, request: Request, account: str) -> Response:
+        """``POST /sandbox/Accounts/{AccountSid}/Advance.json``: move messages on their way.
+
+        Form fields: MessageSid (default: every message in flight), To (a status to reach, e.g.
+        ``delivered``; default: one step). What ``--progression manual`` waits for; it works in
+        the other progressions too. Answers 200 with the messages moved and their statuses;
+        404 (20404) for an unknown message, 400 (20001) when the status is not ahead of it.
+        """
+        fields = dict(self._form(request))
+        sid = fields.get("MessageSid") or None
+        target = (fields.get("To") or "").strip().lower() or None
+        engine = self.engine
+        if sid is not None:
+            record = engine.store.get(sid)
+            if record is None or record.account_sid != account:
+                raise ApiError(20404, f"The requested resource {sid} was not found", status=404)
+        if target is None:
+            if sid is None:
+                moved = list(engine.inflight.values())
+            else:
+                moved = [engine.inflight[sid]] if sid in engine.inflight else []
+            engine.advance(sid)
+        else:
+            if sid is not None:
+                sids = [sid]
+            else:
+                sids = [r.sid for r in engine.inflight.values()
+                        if target in [step for step, _ in r.path[r.step:]]]
+            try:
+                moved = [engine.advance_to(one, target) for one in sids]
+            except ValueError as exc:
+                raise ApiError(20001, str(exc)) from None
+        return _json(200, {
+            "advanced": len(moved),
+            "messages": [{"sid": r.sid, "to": r.to, "status": r.status,
+                          "error_code": r.error_code, "in_flight": r.sid in engine.inflight}
+                         for r in moved],
+        })
 
     # resources --------------------------------------------------------------------------------
 

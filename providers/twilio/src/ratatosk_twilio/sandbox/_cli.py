@@ -3,17 +3,87 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
 import time
 from types import FrameType
+from urllib.parse import quote, urlsplit
 
-from ._engine import PROGRESSIONS
+from ._api import MAGIC_FROM, MAGIC_TO
+from ._engine import FAILED_TO, POOL_NUMBER, PROGRESSIONS, READ_TO, UNDELIVERED_TO
+from ._errors import catalogue_message
 from ._sandbox import TwilioSandbox
 from ._store import MessageRecord
 
-__all__ = ["build_parser", "main"]
+__all__ = ["banner", "build_parser", "dsn_for", "main"]
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def dsn_for(sandbox: TwilioSandbox) -> str:
+    """A DSN for ``ratatosk send --dsn`` / ``RATATOSK_DSN`` / ``ratatosk.connect`` that points at
+    ``sandbox`` (a loopback ``host:port`` means ``http://``; any other base URL goes in
+    ``BaseUrl``)."""
+    user = f"{quote(sandbox.account_sid, safe='')}:{quote(sandbox.auth_token, safe='')}"
+    parts = urlsplit(sandbox.base_url)
+    host = parts.hostname or ""
+    if parts.scheme == "http" and host in _LOOPBACK and parts.path in ("", "/"):
+        return f"twilio://{user}@{parts.netloc}"
+    if parts.scheme == "https" and host not in _LOOPBACK and parts.path in ("", "/"):
+        return f"twilio://{user}@{parts.netloc}"
+    return f"twilio://{user}@default?BaseUrl={quote(sandbox.base_url, safe='')}"
+
+
+def banner(sandbox: TwilioSandbox) -> str:
+    """What ``ratatosk twilio sandbox`` prints when it starts: where it listens, the credentials,
+    ready-to-paste settings, twilio-python set-up and the magic numbers."""
+    base = sandbox.base_url
+    sid, token = sandbox.account_sid, sandbox.auth_token
+    manual = sandbox.progression == "manual"
+    lines = [
+        f"Twilio sandbox (Messages API 2010-04-01) listening on {base}",
+        f"  Base URL:    {base}",
+        f"  Account SID: {sid}",
+        f"  Auth token:  {token}  (a sandbox token: it works only against this sandbox, never "
+        "against Twilio)",
+        f"  Progression: {sandbox.progression}"
+        + ("  (move messages on: ratatosk twilio advance [SM...] [--to delivered])"
+           if manual else ""),
+        "",
+        "Settings for ratatosk send/status, ratatosk twilio inbound/advance (paste in a shell):",
+        f"  export TWILIO_ACCOUNT_SID={shlex.quote(sid)}",
+        f"  export TWILIO_AUTH_TOKEN={shlex.quote(token)}",
+        f"  export TWILIO_BASE_URL={shlex.quote(base)}",
+        "or one DSN (ratatosk send --dsn, $RATATOSK_DSN, ratatosk.connect):",
+        f"  export RATATOSK_DSN={shlex.quote(dsn_for(sandbox))}",
+        "twilio-python:",
+        f"  client = Client({sid!r}, {token!r}); client.api.base_url = {base!r}",
+        "",
+        "Magic numbers:",
+        f"  To {UNDELIVERED_TO} -> sent, then undelivered "
+        f"(30003 {catalogue_message(30003)})",
+        f"  To {FAILED_TO} -> failed (30006 {catalogue_message(30006)})",
+        f"  To whatsapp:{READ_TO} -> delivered, then read",
+        *(f"  To {number} -> refused: {code} {catalogue_message(code)}"
+          for number, code in MAGIC_TO.items()),
+        *(f"  From {number} -> refused: {code} {catalogue_message(code)}"
+          for number, code in MAGIC_FROM.items()),
+        f"  any other To -> delivered; no From with a Messaging Service -> From {POOL_NUMBER}",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535 (0: a free one), got {port}")
+    return port
 
 
 def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentParser:
@@ -24,7 +94,7 @@ def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentPars
         "credentials.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     parser.add_argument("--account-sid", help="Account SID to accept (default: generated)")
     parser.add_argument("--auth-token", help="auth token to accept (default: generated)")
     parser.add_argument(
@@ -64,7 +134,8 @@ def _log_message(record: MessageRecord) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start."""
+    """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start, 2 for a bad
+    option value."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -81,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             public_base_url=args.public_base_url,
             latency=args.latency,
         )
-    except ValueError as exc:
-        parser.error(str(exc))
+    except ValueError as exc:  # a bad option value: one line and status 2, as docs/cli.md says
+        print(f"{parser.prog}: error: {exc} (see '{parser.prog} --help')", file=sys.stderr)
+        return 2
     if args.verbose:
         sandbox._engine.observer = _log_message
     try:
@@ -101,15 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        print(f"Twilio sandbox (Messages API 2010-04-01) listening on {sandbox.base_url}")
-        print(f"  Base URL:    {sandbox.base_url}")
-        print(f"  Account SID: {sandbox.account_sid}")
-        print(
-            f"  Auth token:  {sandbox.auth_token}  (a sandbox token: it works only against "
-            "this sandbox, never against Twilio)"
-        )
-        print(f"  Progression: {sandbox.progression}")
-        print("Press Ctrl-C to stop.", flush=True)
+        print(banner(sandbox), flush=True)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:

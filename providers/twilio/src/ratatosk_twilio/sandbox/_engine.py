@@ -262,6 +262,27 @@ class Engine:
                     record.timer = loop.call_soon(self._run_all, record)
         return len(targets)
 
+    def advance_to(self, sid: str, status: str) -> MessageRecord:
+        """Move in-flight message ``sid`` on until it reaches ``status``.
+
+        Raises ``LookupError`` for an unknown message and ``ValueError`` (naming the statuses
+        still ahead) when ``status`` is not on its way.
+        """
+        record = self.store.get(sid)
+        if record is None:
+            raise LookupError(sid)
+        if record.status == status:
+            return record
+        ahead = [step for step, _ in record.path[record.step:]] if sid in self.inflight else []
+        if status not in ahead:
+            raise ValueError(
+                f"message {sid} is {record.status}; "
+                + (f"statuses ahead: {', '.join(ahead)}" if ahead else "no status is ahead")
+            )
+        while record.status != status and self.advance(sid):
+            pass
+        return record
+
     def stop_progress(self, record: MessageRecord) -> None:
         if record.timer is not None:
             record.timer.cancel()

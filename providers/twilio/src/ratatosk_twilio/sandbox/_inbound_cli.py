@@ -17,11 +17,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Send an inbound message from a running sandbox to a webhook, signed with "
-        "X-Twilio-Signature as Twilio signs it."
-    )
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--sandbox-url``, ``--account-sid``, ``--auth-token`` (defaults: ``TWILIO_*``)."""
     parser.add_argument(
         "--sandbox-url",
         default=os.environ.get("TWILIO_BASE_URL"),
@@ -37,6 +34,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("TWILIO_AUTH_TOKEN"),
         help="the sandbox's auth token (default: $TWILIO_AUTH_TOKEN)",
     )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Send an inbound message from a running sandbox to a webhook, signed with "
+        "X-Twilio-Signature as Twilio signs it."
+    )
+    add_sandbox_arguments(parser)
     parser.add_argument(
         "--from", dest="from_", required=True, help="sender (E.164 or whatsapp:+E164)"
     )
@@ -60,23 +65,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the sandbox's answer as JSON")
 
 
-def _form(args: argparse.Namespace) -> list[tuple[str, str]]:
-    form = [("From", args.from_), ("To", args.to), ("Body", args.body)]
-    if args.url:
-        form.append(("Url", args.url))
-    for item in args.media:
-        url, _, content_type = item.partition(",")
-        form.append(("MediaUrl", url))
-        form.append(("MediaContentType", content_type or "image/jpeg"))
-    for item in args.field:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"error: --field expects K=V, got {name!r}")
-        form.append((name, value))
-    return form
+class _Usage(Exception):
+    """Bad arguments: one ``PROG: error: ...`` line, exit status 2 (as docs/cli.md says)."""
 
 
-def run(args: argparse.Namespace) -> int:
+def usage_error(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message} (see '{prog} --help')", file=sys.stderr)
+    return 2
+
+
+def post_control(
+    args: argparse.Namespace, prog: str, route: str, form: list[tuple[str, str]],
+    what: str = "the request",
+) -> dict[str, Any] | int:
+    """POST ``form`` to the sandbox's control route ``/sandbox/Accounts/{AccountSid}/ROUTE``;
+    the JSON answer, or an exit status after printing one ``error:`` line."""
     missing = [
         flag
         for flag, value in (
@@ -87,17 +90,16 @@ def run(args: argparse.Namespace) -> int:
         if not value
     ]
     if missing:
-        print(
-            f"error: give {', '.join(missing)} (or set TWILIO_BASE_URL, TWILIO_ACCOUNT_SID, "
+        return usage_error(
+            prog,
+            f"give {', '.join(missing)} (or set TWILIO_BASE_URL, TWILIO_ACCOUNT_SID, "
             "TWILIO_AUTH_TOKEN)",
-            file=sys.stderr,
         )
-        return 1
-    url = f"{args.sandbox_url.rstrip('/')}/sandbox/Accounts/{args.account_sid}/Inbound.json"
+    url = f"{args.sandbox_url.rstrip('/')}/sandbox/Accounts/{args.account_sid}/{route}"
     credentials = base64.b64encode(f"{args.account_sid}:{args.auth_token}".encode()).decode()
     request = urllib.request.Request(
         url,
-        data=urlencode(_form(args)).encode(),
+        data=urlencode(form).encode(),
         method="POST",
         headers={
             "Authorization": f"Basic {credentials}",
@@ -112,12 +114,40 @@ def run(args: argparse.Namespace) -> int:
             message = json.loads(exc.read()).get("message", exc.reason)
         except ValueError:
             message = exc.reason
-        print(f"error: the sandbox refused the message ({exc.code}): {message}", file=sys.stderr)
+        print(f"error: the sandbox refused {what} ({exc.code}): {message}", file=sys.stderr)
         return 1
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"error: cannot reach the sandbox at {args.sandbox_url}: {reason}", file=sys.stderr)
         return 1
+    return answer
+
+
+def _form(args: argparse.Namespace) -> list[tuple[str, str]]:
+    form = [("From", args.from_), ("To", args.to), ("Body", args.body)]
+    if args.url:
+        form.append(("Url", args.url))
+    for item in args.media:
+        url, _, content_type = item.partition(",")
+        form.append(("MediaUrl", url))
+        form.append(("MediaContentType", content_type or "image/jpeg"))
+    for item in args.field:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _Usage(f"--field expects K=V, got {name!r}")
+        form.append((name, value))
+    return form
+
+
+def run(args: argparse.Namespace) -> int:
+    prog = "ratatosk twilio inbound"
+    try:
+        form = _form(args)
+    except _Usage as exc:
+        return usage_error(prog, str(exc))
+    answer = post_control(args, prog, "Inbound.json", form, "the message")
+    if isinstance(answer, int):
+        return answer
     if args.json:
         print(json.dumps(answer, indent=2))
     elif answer.get("error"):

@@ -236,12 +236,21 @@ class TwilioSandbox:
 
         return self._call(get)
 
-    def advance(self, sid: str | None = None) -> int:
+    def advance(self, sid: str | None = None, *, to: str | None = None) -> int:
         """Move every in-flight message (or only ``sid``) one status on; returns how many moved.
 
-        Scheduled messages are not in flight: they start at their ``SendAt``.
+        With ``to`` (a status such as ``"delivered"``; needs ``sid``), move ``sid`` on until it
+        reaches that status: ``ValueError`` (naming the statuses ahead) when it is not ahead,
+        ``LookupError`` for an unknown message. Scheduled messages are not in flight: they start
+        at their ``SendAt``.
         """
-        return self._call(lambda: self._engine.advance(sid))
+        if to is None:
+            return self._call(lambda: self._engine.advance(sid))
+        if sid is None:
+            raise TypeError("advance(to=...) needs the message's sid")
+        status = to.strip().lower()
+        self._call(lambda: self._engine.advance_to(sid, status))
+        return 1
 
     def reset(self) -> None:
         """Forget messages, callbacks, queues and pending progressions (credentials stay)."""
