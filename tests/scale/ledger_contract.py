@@ -242,6 +242,36 @@ def test_threads_sharing_one_ledger_claim_each_key_once(open_ledger: OpenLedger)
     assert sorted(claimed) == sorted(keys)
 
 
+_RECORD_THEN_HANG = """
+import sys, time
+from ratatosk.ledger import PostgresLedger, SqliteLedger
+kind, *where = sys.argv[1:]
+ledger = SqliteLedger(where[0]) if kind == "sqlite" else PostgresLedger(where[0], schema=where[1])
+ledger.record_intent(campaign="spring", row_key="1", recipient="+1", idempotency_key="k1")
+assert ledger.claim("k1", "doomed")
+print("recorded", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_an_intent_survives_the_process_being_killed_right_after(
+    open_ledger: OpenLedger, worker_store: list[str]
+) -> None:
+    ledger = open_ledger()  # the tables exist before the other process starts
+    proc = subprocess.Popen([sys.executable, "-c", _RECORD_THEN_HANG, *worker_store],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "recorded\n", proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.kill()  # SIGKILL: no cleanup, no close, no flush
+        proc.communicate(timeout=30)
+    entry = ledger.get("k1")
+    assert entry is not None and entry.state is DeliveryState.PENDING and entry.worker == "doomed"
+    assert ledger.do_not_resend("spring") == {"1"}  # it may be on the wire: never sent again
+
+
 @pytest.mark.slow
 def test_two_processes_claiming_the_same_keys_each_key_has_one_winner(
     open_ledger: OpenLedger, worker_store: list[str], tmp_path: Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -93,7 +92,6 @@ class PostgresLedger(SqlLedger):
             raise LedgerError(
                 "PostgresLedger needs psycopg: pip install 'ratatosk[postgres]'") from exc
         self._psycopg_error: type[Exception] = psycopg.Error
-        self._conn_lock = threading.Lock()
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(
                 conninfo, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
@@ -118,7 +116,7 @@ class PostgresLedger(SqlLedger):
         return {currency: Decimal(total) for currency, total in rows}
 
     @contextmanager
-    def _transaction(self) -> Iterator[Executor]:
+    def _transaction(self, write: bool = True) -> Iterator[Executor]:
         conn = self._conn
 
         def run(sql: str, params: Sequence[Any] = ()) -> Result:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ._model import (
     CampaignSummary,
@@ -25,6 +25,8 @@ from ._model import (
 
 SCHEMA_VERSION = 1
 """The version of the tables this code reads and writes (kept in the version table)."""
+
+_L = TypeVar("_L", bound="SqlLedger")
 
 _COLUMNS = (
     "idempotency_key, campaign, row_key, recipient, state, created_at, updated_at, message_id, "
@@ -51,7 +53,9 @@ class Executor(Protocol):
     def __call__(self, sql: str, params: Sequence[Any] = ()) -> Rows: ...
 
 
-class _Result:
+class Result:
+    """The rows and row count of one statement (what an :class:`Executor` returns)."""
+
     __slots__ = ("rowcount", "rows")
 
     def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
@@ -82,8 +86,8 @@ class SqlLedger:
 
     # -- what a store provides ---------------------------------------------------------------
 
-    def _transaction(self) -> AbstractContextManager[Executor]:
-        """A transaction that commits on a normal exit (and takes the store's write lock)."""
+    def _transaction(self, write: bool = True) -> AbstractContextManager[Executor]:
+        """A transaction that commits on a normal exit (a writing one takes the write lock)."""
         raise NotImplementedError
 
     def _schema(self) -> list[str]:
@@ -245,19 +249,19 @@ class SqlLedger:
             return run(self._sql(sql), params).rowcount
 
     def get(self, idempotency_key: str) -> LedgerEntry | None:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(self._sql(f"SELECT {_COLUMNS} FROM {{messages}} WHERE idempotency_key = ?"),
                        (idempotency_key,)).rows
         return self._entry(rows[0]) if rows else None
 
     def entries(self, campaign: str) -> list[LedgerEntry]:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(self._sql(f"SELECT {_COLUMNS} FROM {{messages}} WHERE campaign = ? "
                                  "ORDER BY created_at, row_key"), (campaign,)).rows
         return [self._entry(row) for row in rows]
 
     def do_not_resend(self, campaign: str) -> set[str]:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(self._sql(
                 "SELECT row_key FROM {messages} WHERE campaign = ? AND "
                 "(state IN (?, ?) OR (state = ? AND worker IS NOT NULL))"),
@@ -266,7 +270,7 @@ class SqlLedger:
         return {row[0] for row in rows}
 
     def status_updates(self, idempotency_key: str) -> list[LedgerStatusUpdate]:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(self._sql(
                 f"SELECT {_UPDATE_COLUMNS} FROM {{updates}} WHERE provider_message_id IN "
                 "(SELECT provider_message_id FROM {messages} WHERE idempotency_key = ?) "
@@ -282,7 +286,7 @@ class SqlLedger:
         ]
 
     def summary(self, campaign: str) -> CampaignSummary:
-        with self._transaction() as run:
+        with self._transaction(write=False) as run:
             rows = run(self._sql(
                 "SELECT state, COUNT(*), COALESCE(SUM(segments), 0) FROM {messages} "
                 "WHERE campaign = ? GROUP BY state"), (campaign,)).rows
@@ -291,7 +295,7 @@ class SqlLedger:
         segments = sum(int(s) for _, _, s in rows)
         return CampaignSummary(campaign=campaign, counts=counts, segments=segments, cost=cost)
 
-    def __enter__(self) -> SqlLedger:
+    def __enter__(self: _L) -> _L:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -307,5 +311,3 @@ def iter_statements(script: str) -> Iterator[str]:
         if statement.strip():
             yield statement.strip()
 
-
-Result = _Result

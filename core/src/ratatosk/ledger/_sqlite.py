@@ -96,7 +96,7 @@ class SqliteLedger(SqlLedger):
         return list(iter_statements(_SCHEMA))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Executor]:
+    def _transaction(self, write: bool = True) -> Iterator[Executor]:
         conn = self._conn
 
         def run(sql: str, params: Sequence[Any] = ()) -> Result:
@@ -106,8 +106,9 @@ class SqliteLedger(SqlLedger):
 
         with self._lock:
             try:
-                # IMMEDIATE: take the write lock now, so a read-then-write never has to upgrade.
-                conn.execute("BEGIN IMMEDIATE")
+                # IMMEDIATE: take the write lock now, so a read-then-write never has to upgrade
+                # (and wait for it, up to busy_timeout). Reads see one snapshot (WAL).
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
                 raise LedgerError(f"the ledger {self.path} is unavailable: {exc}") from exc
             try:
