@@ -10,14 +10,17 @@ import os
 import subprocess
 import sys
 import time
+import types
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ratatosk import Sleep
 from ratatosk._ratelimit import TokenBucket
+from ratatosk.connector._operation import drive_async, drive_blocking
 from ratatosk.ratelimit import (
     LocalRateLimiter,
     RateLimiter,
@@ -28,6 +31,26 @@ from ratatosk.ratelimit import (
 
 REDIS = os.environ.get("RATATOSK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 WORKER = Path(__file__).with_name("limiter_worker.py")
+
+
+def _runtime() -> Any:
+    """What the drivers use of a connector: its runtime's sleeps (the real ones here)."""
+    import asyncio
+
+    return types.SimpleNamespace(runtime=types.SimpleNamespace(
+        sleep=asyncio.sleep, blocking_sleep=time.sleep))
+
+
+async def _drive_async(op: Any) -> float:
+    return await drive_async(_runtime(), op)
+
+
+async def _drive_blocking(op: Any) -> float:
+    return drive_blocking(_runtime(), op)
+
+
+both_drivers = pytest.mark.parametrize("drive", [_drive_async, _drive_blocking],
+                                       ids=["async", "blocking"])
 
 
 class Clock:
@@ -185,3 +208,20 @@ def test_two_processes_sharing_one_limit_stay_within_5_percent(account: str) -> 
     # both workers had a fair share of the budget
     assert all(sum(units for _, units in mine) > 0.1 * expected for mine in grants), [
         sum(units for _, units in mine) for mine in grants]
+
+
+@pytest.mark.redis
+@both_drivers
+async def test_both_drivers_wait_out_the_shared_limit(
+    drive: Callable[[Any], Awaitable[float]], account: str
+) -> None:
+    limiter = SharedRateLimiter(REDIS, account=account, sender="+15005550006", limit="2/second")
+    try:
+        assert limiter.reserve(2) == 0.0
+        started = time.monotonic()
+        waited = await drive(wait_for(limiter, 1))  # real sleeps, through the real driver
+        elapsed = time.monotonic() - started
+        assert 0.5 < waited <= 1.1 and 0.5 < elapsed < 2.0
+        assert limiter.reserve(2) > 0  # the unit was charged: only one is left in the window
+    finally:
+        limiter.clear()
