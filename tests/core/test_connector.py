@@ -929,7 +929,8 @@ async def test_example_connector_over_loopback_http_async(kestrel: KestrelServer
         kestrel.script.append((429, {"Retry-After": "2"},
                                {"error": {"code": "slow", "message": "slow down"}}))
         assert (await c.send_message(kestrel_message())).is_success
-        assert sleeps == [2.0]
+        # Retry-After 2 plus its random extra (up to RetryBaseDelay, 0.5 s)
+        assert len(sleeps) == 1 and 2.0 <= sleeps[0] <= 2.5
         # a rejected recipient is mapped, not retried
         kestrel.script.append((400, {}, {"error": {"code": "bad_recipient", "message": "no"}}))
         rejected = await c.send_message(kestrel_message())

@@ -76,6 +76,41 @@ def test_retry_after_is_honoured_and_capped() -> None:
     assert policy.delay(error(), 2, lambda: 1.0) == 1.0
 
 
+def test_retry_after_gets_a_random_extra_of_up_to_10_percent_or_base_delay() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=30.0)
+    # 10% of Retry-After when that is more than base_delay ...
+    assert policy.delay(error(retry_after=20), 1, lambda: 1.0) == 22.0
+    assert policy.delay(error(retry_after=20), 3, lambda: 0.5) == 21.0
+    # ... base_delay for short waits (Retry-After: 1 and 0 still spread the retries)
+    assert policy.delay(error(retry_after=1), 1, lambda: 1.0) == 1.5
+    assert policy.delay(error(retry_after=0), 1, lambda: 0.5) == 0.25
+    # the cap still wins
+    assert policy.delay(error(retry_after=29), 1, lambda: 1.0) == 30.0
+    assert policy.retry_after_delay(float("nan"), lambda: 0.0) == 0.0
+
+
+def test_messages_throttled_together_do_not_retry_at_the_same_instant() -> None:
+    import random
+
+    policy = RetryPolicy()
+    rng = random.Random(12)
+    waits = [policy.delay(error(retry_after=5), 1, rng.random) for _ in range(200)]
+    assert all(5.0 <= w <= 5.5 for w in waits)
+    assert len(set(waits)) == 200  # every one its own instant
+    assert max(waits) - min(waits) > 0.4  # spread over the whole extra
+
+
+@given(st.integers(1, 100), st.floats(0, 1, exclude_max=True), st.floats(0, 10), st.floats(0, 60),
+       st.floats(0, 1000))
+def test_a_retry_after_wait_is_never_shorter_than_asked_below_the_cap(
+    retry: int, draw: float, base: float, cap: float, retry_after: float
+) -> None:
+    policy = RetryPolicy(base_delay=base, max_delay=cap)
+    wait = policy.delay(error(retry_after=retry_after), retry, lambda: draw)
+    assert wait == cap or retry_after <= wait <= cap
+    assert wait <= retry_after + max(base, retry_after / 10) + 1e-9
+
+
 @given(st.integers(1, 100), st.floats(0, 1, exclude_max=True), st.floats(0, 10), st.floats(0, 60),
        st.one_of(st.none(), st.floats(-5, 1000)))
 def test_every_delay_is_between_zero_and_the_cap(
@@ -328,7 +363,7 @@ async def test_retry_after_is_honoured_and_capped_by_retry_max_delay(send: Send)
     script, timing = Script("429:7", "429:100", 201), Timing()
     result = await send(flaky(script, timing, RetryMaxDelay="20"), msg())
     assert result.is_success
-    assert timing.slept == [7.0, 20.0]
+    assert timing.slept == [7.35, 20.0]  # 7 + 0.5 (random) * 0.7 (10% of 7) jitter; then the cap
 
 
 @both_paths

@@ -471,7 +471,7 @@ async def test_rate_limited_is_retried_honouring_retry_after() -> None:
     result = await connector(fake, sleeps=sleeps).send_message(sms())
     assert result.is_success
     assert len(fake.requests) == 2
-    assert sleeps.calls == [7.0]
+    assert sleeps.calls == [7.7]  # Retry-After 7 plus its jitter (random() is 1.0 here)
 
 
 def test_rate_limited_after_the_last_attempt_says_so() -> None:
@@ -483,7 +483,7 @@ def test_rate_limited_after_the_last_attempt_says_so() -> None:
     assert result.error.code == MessagingErrorCodes.RATE_LIMITED
     assert result.error.retryable and result.error.retry_after == 2.0
     assert result.error.details["attempts"] == 2
-    assert sleeps.calls == [2.0]
+    assert sleeps.calls == [2.5]  # Retry-After 2 plus its jitter (up to RetryBaseDelay 0.5)
     assert len(fake.requests) == 2
 
 
