@@ -120,3 +120,14 @@ def test_the_third_party_example_depends_on_the_core_by_its_own_name(tmp_path: P
         metadata = Parser().parsestr(archive.read(name).decode("utf-8"))
     names = {canonicalize_name(Requirement(r).name) for r in metadata.get_all("Requires-Dist")}
     assert names == {"ratatosk-messaging"}
+
+
+def test_no_install_hint_in_the_code_names_the_unrelated_ratatosk() -> None:
+    """Error messages and docstrings that say what to install use the project's own names."""
+    hint = re.compile(r"(?<![\w-])ratatosk\[|pip install ['\"]?ratatosk(?![\w-])")
+    sources = [p for folder in ("core/src", "providers", "contrib/src")
+               for p in (ROOT / folder).rglob("*.py")]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in sources
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if hint.search(line)]
+    assert offenders == []

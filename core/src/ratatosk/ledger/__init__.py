@@ -6,8 +6,8 @@ appended (``record_status``). A rerun asks ``do_not_resend(campaign)`` for the r
 skip. Two stores implement the :class:`Ledger` protocol:
 
 * :class:`SqliteLedger` — one SQLite file (standard library), the embedded default;
-* :class:`PostgresLedger` — PostgreSQL through psycopg 3 (``pip install 'ratatosk[postgres]'``),
-  for workers on several machines.
+* :class:`PostgresLedger` — PostgreSQL through psycopg 3
+  (``pip install 'ratatosk-messaging[postgres]'``), for workers on several machines.
 """
 
 from __future__ import annotations

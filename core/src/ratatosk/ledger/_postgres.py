@@ -1,4 +1,7 @@
-"""The multi-machine ledger: PostgreSQL through psycopg 3 (``pip install 'ratatosk[postgres]'``)."""
+"""The multi-machine ledger: PostgreSQL through psycopg 3.
+
+Install with ``pip install 'ratatosk-messaging[postgres]'``.
+"""
 
 from __future__ import annotations
 
@@ -90,7 +93,7 @@ class PostgresLedger(SqlLedger):
             import psycopg
         except ImportError as exc:  # pragma: no cover - the extra is installed in development
             raise LedgerError(
-                "PostgresLedger needs psycopg: pip install 'ratatosk[postgres]'") from exc
+                "PostgresLedger needs psycopg: pip install 'ratatosk-messaging[postgres]'") from exc
         self._psycopg_error: type[Exception] = psycopg.Error
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(

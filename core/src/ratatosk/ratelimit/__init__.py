@@ -6,7 +6,7 @@
 * :class:`LocalRateLimiter` — in one process, over the connector's
   :class:`~ratatosk._ratelimit.TokenBucket`.
 * :class:`SharedRateLimiter` — shared by every worker through Redis (the ``limits`` library,
-  ``pip install 'ratatosk[redis]'``), keyed by provider account and sender.
+  ``pip install 'ratatosk-messaging[redis]'``), keyed by provider account and sender.
 * :func:`wait_for` — inside an operation, ``yield from wait_for(limiter, segments)``.
 """
 

@@ -1,6 +1,6 @@
 """A rate limit shared by every worker, in Redis, through the ``limits`` library.
 
-``pip install 'ratatosk[redis]'``. The limit is a *moving window* (``limits``'
+``pip install 'ratatosk-messaging[redis]'``. The limit is a *moving window* (``limits``'
 ``MovingWindowRateLimiter``): at most ``amount`` units in any window of its length, whichever
 process or machine charged them. The storage is any ``limits`` storage URI: ``redis://``,
 ``rediss://``, ``redis+sentinel://``, ``redis+cluster://`` (shared), or ``memory://`` (one
@@ -50,7 +50,7 @@ class SharedRateLimiter:
             from limits.strategies import MovingWindowRateLimiter
         except ImportError as exc:  # pragma: no cover - the extra is installed in development
             raise RateLimiterUnavailable(
-                "SharedRateLimiter needs limits: pip install 'ratatosk[redis]'") from exc
+                "SharedRateLimiter needs limits: pip install 'ratatosk-messaging[redis]'") from exc
         self.item: RateLimitItem = parse(limit) if isinstance(limit, str) else limit
         self.account = account
         self.sender = sender
