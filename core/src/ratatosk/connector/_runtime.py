@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
-from ..transports import AsyncTransport, SyncTransport
+from ..transports import AsyncTransport, HttpxAsyncTransport, HttpxSyncTransport, SyncTransport
 
 if TYPE_CHECKING:
     import httpx
@@ -35,8 +35,6 @@ def _async_default(given: httpx.BaseTransport | httpx.AsyncBaseTransport | None)
         return default_async_transport()
     import httpx
 
-    from ..transports import HttpxAsyncTransport
-
     if not isinstance(given, httpx.AsyncBaseTransport):
         raise TypeError("http_transport cannot serve the async path "
                         f"({type(given).__name__} is not an httpx.AsyncBaseTransport)")
@@ -49,8 +47,6 @@ def _sync_default(given: httpx.BaseTransport | httpx.AsyncBaseTransport | None) 
 
         return default_sync_transport()
     import httpx
-
-    from ..transports import HttpxSyncTransport
 
     if not isinstance(given, httpx.BaseTransport):
         raise TypeError("http_transport cannot serve the blocking path "
