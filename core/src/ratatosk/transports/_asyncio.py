@@ -57,6 +57,7 @@ from ._h11 import (
     readable,
 )
 from ._http import AsyncTransport, HttpRequest, HttpResponse, TransportError
+from ._routing import ProxyRoutes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -427,38 +428,22 @@ class AsyncioTransport:
             await asyncio.wait(closing, timeout=5.0)
 
 
-@define(slots=True, eq=False)
-class _ProxyRouter:
+class _ProxyRouter(ProxyRoutes[AsyncTransport]):
     """Direct (:class:`AsyncioTransport`) to hosts no proxy applies to, through httpx (which
-    reads the proxy variables itself) to the others; decided once per scheme and host."""
-
-    direct: AsyncTransport
-    make_proxied: Callable[[], AsyncTransport]
-    environ: Mapping[str, str] | None = None
-    _proxied: AsyncTransport | None = field(init=False, default=None)
-    _routes: dict[str, bool] = field(init=False, factory=dict)
+    reads the proxy variables itself) to the others (see :class:`._routing.ProxyRoutes`)."""
 
     async def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
-        url = request.url
-        scheme, _, rest = url.partition("://")
-        origin = f"{scheme}://{rest.split('/', 1)[0]}"
-        route = self._routes.get(origin)
-        if route is None:
-            if len(self._routes) >= CACHE_LIMIT:
-                self._routes.clear()
-            route = self._routes[origin] = proxied(url, self.environ)
-        if not route:
-            return await self.direct.send(request, timeout=timeout)
-        if self._proxied is None:
-            self._proxied = self.make_proxied()
-        return await self._proxied.send(request, timeout=timeout)
+        return await self.choose(request.url).send(request, timeout=timeout)
 
     async def aclose(self) -> None:
-        try:
-            await self.direct.aclose()
-        finally:
-            if self._proxied is not None:
-                await self._proxied.aclose()
+        problems: list[BaseException] = []
+        for transport in self.created():
+            try:
+                await transport.aclose()
+            except Exception as exc:
+                problems.append(exc)
+        if problems:
+            raise problems[0]
 
 
 def default_async_transport(environ: Mapping[str, str] | None = None) -> AsyncTransport:

@@ -47,13 +47,13 @@ from ._h11 import (
     env_proxies,
     lost,
     prepare,
-    proxied,
     readable,
 )
 from ._http import HttpRequest, HttpResponse, SyncTransport, TransportError
+from ._routing import ProxyRoutes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 __all__ = ["StdlibSyncTransport", "default_sync_transport"]
 
@@ -351,41 +351,22 @@ class StdlibSyncTransport:
                 connection.sock.shutdown(socket.SHUT_RDWR)
 
 
-@define(slots=True, eq=False)
-class _SyncProxyRouter:
+class _SyncProxyRouter(ProxyRoutes[SyncTransport]):
     """Direct (:class:`StdlibSyncTransport`) to hosts no proxy applies to, through httpx (which
-    reads the proxy variables itself) to the others; decided once per scheme and host."""
-
-    direct: SyncTransport
-    make_proxied: Callable[[], SyncTransport]
-    environ: Mapping[str, str] | None = None
-    _proxied: SyncTransport | None = field(init=False, default=None)
-    _routes: dict[str, bool] = field(init=False, factory=dict)
-    _lock: threading.Lock = field(init=False, factory=threading.Lock)
+    reads the proxy variables itself) to the others (see :class:`._routing.ProxyRoutes`)."""
 
     def send(self, request: HttpRequest, *, timeout: float | None) -> HttpResponse:
-        url = request.url
-        scheme, _, rest = url.partition("://")
-        origin = f"{scheme}://{rest.split('/', 1)[0]}"
-        route = self._routes.get(origin)
-        if route is None:
-            if len(self._routes) >= CACHE_LIMIT:
-                self._routes.clear()
-            route = self._routes[origin] = proxied(url, self.environ)
-        if not route:
-            return self.direct.send(request, timeout=timeout)
-        with self._lock:
-            if self._proxied is None:
-                self._proxied = self.make_proxied()
-            through = self._proxied
-        return through.send(request, timeout=timeout)
+        return self.choose(request.url).send(request, timeout=timeout)
 
     def close(self) -> None:
-        try:
-            self.direct.close()
-        finally:
-            if self._proxied is not None:
-                self._proxied.close()
+        problems: list[BaseException] = []
+        for transport in self.created():
+            try:
+                transport.close()
+            except Exception as exc:
+                problems.append(exc)
+        if problems:
+            raise problems[0]
 
 
 def default_sync_transport(environ: Mapping[str, str] | None = None) -> SyncTransport:
