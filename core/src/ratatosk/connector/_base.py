@@ -75,7 +75,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 C = TypeVar("C", bound="Connector")
 
-_log = logging.getLogger("ratatosk.connector")
+_log = logging.getLogger(__name__)
 
 SettingsLike = ConnectionSettings | Mapping[str, Any] | str
 
