@@ -16,6 +16,8 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from attrs import define, field
 
+from ._values import parse_flag
+
 if TYPE_CHECKING:
     from ._schema import ChannelSchema
     from .plugins import PluginLoadFailure, ProviderInfo
@@ -478,7 +480,7 @@ def build_registry() -> CommandRegistry:
 
 
 def _debug() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in {"", "0", "false", "no", "off"}
+    return parse_flag(os.environ.get(DEBUG_ENV))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import threading
 import time
 import traceback
@@ -69,6 +68,7 @@ from .._settings import (
     url_passwords,
 )
 from .._source import MessageSource
+from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
 from ._batch import BatchSource
@@ -169,15 +169,14 @@ def _number(
     """``value`` as a finite non-negative (or positive) number, or None after an issue."""
     kind = "a whole number" if integer else "a number"
     try:
-        if isinstance(value, bool):
+        number = parse_number(value)  # the framework's one value parser (finite, never a bool)
+        if integer and not float(number).is_integer():
             raise ValueError(value)
-        number = float(value)
-        if integer and not number.is_integer():
-            raise ValueError(value)
-    except (TypeError, ValueError, OverflowError):
+    except ValueError:
         issues.append(ValidationIssue(name, f"must be {kind}", "type"))
         return None
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+    number = float(number)
+    if number < 0 or (positive and number == 0):
         issues.append(ValidationIssue(name, f"must be {kind} {'>' if positive else '>='} 0",
                                       "range"))
         return None
