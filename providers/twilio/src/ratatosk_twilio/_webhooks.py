@@ -62,6 +62,8 @@ from ratatosk import (
     ValidationIssue,
     WebhookKind,
     WebhookReply,
+    parse_bool,
+    parse_int,
 )
 from ratatosk._errors import messaging_error
 
@@ -711,16 +713,20 @@ def twiml_reply(reply: object | None = None) -> WebhookReply:
 
 
 def _as_bool(value: Any, default: bool) -> bool:
-    """A setting's boolean; anything unrecognised keeps the (secure) default."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-    return default
+    """A setting's boolean (the framework's one parser); anything unrecognised keeps the
+    (secure) default."""
+    try:
+        return parse_bool(value)
+    except ValueError:
+        return default
+
+
+def _as_limit(value: Any) -> int:
+    """MaxWebhookBodySize as a whole number; unset or unrecognised: the default."""
+    try:
+        return parse_int(value) if value is not None else DEFAULT_MAX_WEBHOOK_BODY_SIZE
+    except ValueError:
+        return DEFAULT_MAX_WEBHOOK_BODY_SIZE
 
 
 def _tokens(parameters: Mapping[str, Any]) -> list[str]:
@@ -808,7 +814,7 @@ class _WebhookConfig:
 
         return cls(
             key=key,
-            limit=int(parameters.get("MaxWebhookBodySize") or DEFAULT_MAX_WEBHOOK_BODY_SIZE),
+            limit=_as_limit(parameters.get("MaxWebhookBodySize") or None),
             validate=_as_bool(parameters.get("ValidateSignatures"), True),
             trust_forwarded=_as_bool(parameters.get("TrustForwardedHeaders"), False),
             tokens=tokens,
