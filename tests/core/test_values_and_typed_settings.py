@@ -326,3 +326,11 @@ def test_connection_settings_mask_a_base_url_password() -> None:
     for text in (repr(settings), str(settings), settings.to_string()):
         assert "pa55word" not in text and "abcdef" not in text
     assert "pa55word" in settings.to_string(reveal_secrets=True)
+
+
+async def test_a_setting_given_as_a_secret_is_used_and_scrubbed() -> None:
+    connector = KestrelSmsConnector(settings={"ApiKey": Secret(KEY)})
+    assert connector.scrub(f"x {quote_plus(KEY)} y") == "x ******** y"
+    assert (await connector.initialize()).is_success
+    assert connector.config.api_key.reveal() == KEY
+    assert KEY not in repr(connector.parameters) and KEY not in repr(connector.settings)

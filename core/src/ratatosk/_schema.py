@@ -36,7 +36,7 @@ from ._models import (
     TextContent,
 )
 from ._results import Err, Ok, Result
-from ._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
+from ._settings import ConnectionSettings, Secret, looks_sensitive, normalize_parameter_name
 from ._values import InvalidValue
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
@@ -328,6 +328,8 @@ def _to_json(value: Any) -> Any:
 def _to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, Secret):  # a setting given as a Secret: its text (the name is secret)
+        return value.reveal()
     raise InvalidValue("text")
 
 

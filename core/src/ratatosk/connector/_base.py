@@ -61,6 +61,7 @@ from .._settings import (
     MASK,
     ConnectionSettings,
     Parameters,
+    Secret,
     SettingsParseError,
     mask_url_passwords,
     secret_forms,
@@ -183,6 +184,10 @@ def _number(
     return number
 
 
+def _text(value: object) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
 def _checked_result(value: object, start: Callable[..., Any]) -> Result[Any]:
     if isinstance(value, (Ok, Err)):
         return value
@@ -290,7 +295,7 @@ class Connector(Generic[S]):
         """Every secret as it may appear in text (raw and percent-encoded), longest first:
         sensitive settings and the passwords inside URLs (``https://user:token@host``)."""
         settings = self._settings
-        values = {str(settings.get_parameter(name)) for name in settings.sensitive_names}
+        values = {_text(settings.get_parameter(name)) for name in settings.sensitive_names}
         for value in settings.parameters.values():
             values.update(url_passwords(value))
         forms = {form for value in values if len(value) >= 4 for form in secret_forms(value)}
