@@ -334,3 +334,12 @@ async def test_a_setting_given_as_a_secret_is_used_and_scrubbed() -> None:
     assert (await connector.initialize()).is_success
     assert connector.config.api_key.reveal() == KEY
     assert KEY not in repr(connector.parameters) and KEY not in repr(connector.settings)
+
+
+def test_a_dsn_masks_a_base_url_password_in_its_options() -> None:
+    from ratatosk import Dsn
+
+    dsn = Dsn.parse("acme://acc_1:k3y-secret@default?BaseUrl=https://u:url-pw9@h.example")
+    for text in (str(dsn), repr(dsn)):
+        assert "url-pw9" not in text and "k3y-secret" not in text
+    assert dsn.base_url == "https://u:url-pw9@h.example"  # the value itself is intact

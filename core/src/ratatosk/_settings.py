@@ -571,7 +571,7 @@ def _scrub(message: str) -> str:
 
 def _masked_options(options: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     """DSN query options with the values of secret-looking names masked."""
-    return tuple((k, MASK if looks_sensitive(k) else v) for k, v in options)
+    return tuple((k, MASK if looks_sensitive(k) else mask_url_passwords(v)) for k, v in options)
 
 
 class Parameters(dict[str, Any]):

@@ -57,6 +57,7 @@ from ratatosk import (
     Ok,
     ReceiveResult,
     Result,
+    Secret,
     StatusUpdate,
     TextContent,
     ValidationIssue,
@@ -731,15 +732,21 @@ def _as_limit(value: Any) -> int:
 
 def _tokens(parameters: Mapping[str, Any]) -> list[str]:
     tokens: list[str] = []
-    primary = parameters.get("AuthToken")
+    primary = _revealed(parameters.get("AuthToken"))
     if isinstance(primary, str) and primary.strip():
         tokens.append(primary.strip())
-    secondary = parameters.get("SecondaryAuthTokens")
+    secondary = _revealed(parameters.get("SecondaryAuthTokens"))
     if isinstance(secondary, str):
         secondary = secondary.split(",")
     if isinstance(secondary, (list, tuple)):
+        secondary = [_revealed(t) for t in secondary]
         tokens.extend(t.strip() for t in secondary if isinstance(t, str) and t.strip())
     return tokens
+
+
+def _revealed(value: Any) -> Any:
+    """A token given as a :class:`~ratatosk.Secret` (e.g. applied in place): its text."""
+    return value.reveal() if isinstance(value, Secret) else value
 
 
 _Read = tuple[list[tuple[str, str]], dict[str, str], dict[str, list[str]]]
