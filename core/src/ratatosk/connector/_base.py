@@ -225,6 +225,10 @@ class Connector(Generic[S]):
     :class:`~ratatosk.SyncTransport`. Transports the connector creates are created on first use,
     reused and closed by :meth:`shutdown`; transports passed in are never closed by it.
     ``plugin_manager`` defaults to :func:`ratatosk.get_plugin_manager` (loaded on first use).
+
+    Typed settings: a subclass names an attrs class both as its type parameter and as
+    ``settings_type`` (``class MyConnector(Connector[MySettings])``, ``settings_type =
+    MySettings``); :attr:`config` is then that class, built from :attr:`parameters`.
     """
 
     __ratatosk_connector__: ClassVar[bool] = True
