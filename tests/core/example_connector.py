@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from attrs import frozen
+
 from ratatosk import (
     COMMON_PARAMETERS,
     AuthenticationConfiguration,
@@ -41,6 +43,8 @@ from ratatosk import (
     ParameterType,
     ReceiveResult,
     Result,
+    SafeUrl,
+    Secret,
     SendResult,
     StatusUpdate,
 )
@@ -99,19 +103,31 @@ _ERROR_CODES = {
 }
 
 
-class KestrelSmsConnector(Connector):
+DEFAULT_BASE_URL = SafeUrl("https://api.kestrel.example")  # a str whose repr masks a password
+
+
+@frozen
+class KestrelSettings:
+    """The settings, typed: each field is the parameter of that name (``api_key`` = ``ApiKey``)."""
+
+    api_key: Secret  # a Secret never shows its value in repr, str or logs; .reveal() reads it
+    base_url: SafeUrl = DEFAULT_BASE_URL
+
+
+class KestrelSmsConnector(Connector[KestrelSettings]):
     """Sends and receives SMS through the Kestrel SMS API."""
 
     provider = "kestrel"
     connector_type = "sms"
     default_schema = KESTREL_SMS
     presets = {"SimpleSms": SIMPLE_SMS}
+    settings_type = KestrelSettings  # self.config is a KestrelSettings from setup() on
 
-    # -- set-up: local only, from the validated parameters ---------------------------------
+    # -- set-up: local only, from the validated and converted settings ---------------------
     def setup(self) -> Result[None]:
-        self._base = self.parameters["BaseUrl"].rstrip("/")
+        self._base = self.config.base_url.rstrip("/")
         self._headers = (
-            ("Authorization", f"Bearer {self.parameters['ApiKey']}"),
+            ("Authorization", f"Bearer {self.config.api_key.reveal()}"),
             ("Content-Type", "application/json"),
             ("Accept", "application/json"),
         )
@@ -198,4 +214,4 @@ def _api_error(response: HttpResponse, default_code: str) -> ErrorInfo:
                      retry_after=float(retry_after) if retry_after else None)
 
 
-__all__ = ["KESTREL_SMS", "SIMPLE_SMS", "KestrelSmsConnector"]
+__all__ = ["KESTREL_SMS", "SIMPLE_SMS", "KestrelSettings", "KestrelSmsConnector"]

@@ -317,3 +317,16 @@ async def test_configuration_follows_parameter_changes() -> None:
     # configuration repr never shows the tokens
     config = connector._webhook_config()
     assert "rotated-token" not in repr(config) and "spare" not in repr(config)
+
+
+async def test_tokens_applied_in_place_as_secrets_are_used() -> None:
+    from ratatosk import Secret
+
+    connector = TwilioSmsConnector(settings={"AccountSid": ACCOUNT, "AuthToken": TOKEN,
+                                             "WebhookUrl": URL})
+    assert (await connector.initialize()).is_success
+    connector.parameters["AuthToken"] = Secret("rotated-secret")
+    connector.parameters["SecondaryAuthTokens"] = [Secret("spare-secret")]
+    assert (await connector.receive_messages(_inbound_source("rotated-secret"))).is_success
+    assert (await connector.receive_messages(_inbound_source("spare-secret"))).is_success
+    assert "rotated-secret" not in repr(connector.parameters)

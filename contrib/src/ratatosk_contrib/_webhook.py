@@ -47,6 +47,7 @@ from ratatosk import (
     StatusUpdate,
     WebhookKind,
     WebhookReply,
+    parse_int,
 )
 
 __all__ = [
@@ -155,11 +156,12 @@ def _webhook_api(connector: Any) -> Any:
 
 
 def _positive_int(value: Any) -> int | None:
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return None
+    """A positive whole number (the framework's one value parser), else None."""
+    try:
+        number = parse_int(value)
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
 
 def _limit_from(connector: Any) -> int:

@@ -56,8 +56,28 @@ from ._results import (
     StatusInfo,
     StatusUpdate,
 )
-from ._settings import ConnectionSettings, Dsn, SettingsParseError, normalize_parameter_name
+from ._settings import (
+    ConnectionSettings,
+    Dsn,
+    Parameters,
+    SafeUrl,
+    Secret,
+    SettingsParseError,
+    normalize_parameter_name,
+)
 from ._source import InvalidSourceData, MessageSource
+from ._values import (
+    InvalidValue,
+    parse_bool,
+    parse_datetime,
+    parse_decimal,
+    parse_duration,
+    parse_flag,
+    parse_float,
+    parse_int,
+    parse_number,
+    parse_url,
+)
 from ._webhooks import WebhookKind, WebhookReply
 from .hookspecs import hookimpl, hookspec
 
@@ -266,6 +286,7 @@ __all__ = [
     "ErrorInfo",
     "HtmlContent",
     "InvalidSourceData",
+    "InvalidValue",
     "JsonContent",
     "LocationContent",
     "MediaContent",
@@ -280,8 +301,11 @@ __all__ = [
     "MessagingErrorCodes",
     "MultipartContent",
     "Ok",
+    "Parameters",
     "ReceiveResult",
     "Result",
+    "SafeUrl",
+    "Secret",
     "SendResult",
     "SettingsParseError",
     "StatusInfo",
@@ -296,5 +320,14 @@ __all__ = [
     "hookspec",
     "media_from_url",
     "normalize_parameter_name",
+    "parse_bool",
+    "parse_datetime",
+    "parse_decimal",
+    "parse_duration",
+    "parse_flag",
+    "parse_float",
+    "parse_int",
+    "parse_number",
+    "parse_url",
     *_LAZY,
 ]

@@ -43,10 +43,10 @@ import cattrs
 from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
-from ._dates import parse_datetime
 from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes, messaging_error
 from ._models import CONTENT_CLASSES, MessageContentType
 from ._results import Err, Ok
+from ._values import parse_datetime
 
 __all__ = ["converter", "structure", "unstructure"]
 

@@ -9,14 +9,124 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar, final
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+import attrs
 from attrs import field, frozen
+
+from . import _values
+
+if TYPE_CHECKING:
+    import cattrs
 
 MASK = "********"
 _SENSITIVE_NAME = re.compile(r"token|secret|password|passwd|credential|private|key$", re.IGNORECASE)
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# scheme://user:PASSWORD@ - the password of a URL's userinfo (group 2), in any text
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)([^\s/?#@]+)(@)")
+
+T = TypeVar("T")
+
+
+@final
+class Secret:
+    """A sensitive value (a token, a password): ``repr``, ``str`` and formatting show a mask.
+
+    ``reveal()`` gives the value; two secrets are equal when their values are. A typed settings
+    class declares its sensitive fields as ``Secret``:
+
+    >>> token = Secret("s3cr3t")
+    >>> token, str(token), f"{token}", token.reveal()
+    (Secret('********'), '********', '********', 's3cr3t')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"a Secret holds text, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value itself (for the request that needs it, never for display)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, (self._value,))
+
+
+class SafeUrl(str):
+    """A URL (a ``str``) whose ``repr`` masks the password of its userinfo
+    (``https://user:********@host``); its text, as used in requests, is the URL itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url_passwords(str.__str__(self)))
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL's userinfo (``scheme://user:PASSWORD@``) masked."""
+    if "@" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+
+def url_passwords(value: Any) -> list[str]:
+    """The passwords in the userinfo of every URL in ``value`` (raw and percent-decoded)."""
+    if not isinstance(value, str) or "@" not in value:
+        return []
+    found: list[str] = []
+    for match in _URL_PASSWORD.finditer(value):
+        raw = match.group(2)
+        found.append(raw)
+        decoded = unquote(raw)
+        if decoded != raw:
+            found.append(decoded)
+    return found
+
+
+def secret_forms(secret: str) -> list[str]:
+    """A secret as it may appear in text: raw and percent-encoded (``quote`` and
+    ``quote_plus``, with and without ``/`` kept), longest first, without repeats."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe=""),
+             quote_plus(secret)}
+    return sorted(forms, key=len, reverse=True)
+
+
+def _mask_value(value: Any) -> Any:
+    """A non-secret value for display: a URL's password masked."""
+    if isinstance(value, str) and "@" in value:
+        return mask_url_passwords(value)
+    return value
 
 
 def looks_sensitive(name: str) -> bool:
@@ -175,8 +285,10 @@ class ConnectionSettings(MutableMapping[str, Any]):
 
     # -- display (masked) -----------------------------------------------------------------
     def masked(self) -> dict[str, Any]:
-        """The parameters with every sensitive value replaced by a mask."""
-        return {n: (MASK if self.is_sensitive(n) else v) for n, v in self.parameters.items()}
+        """The parameters with every sensitive value replaced by a mask (and the password in a
+        URL's userinfo, ``https://user:********@host``, masked too)."""
+        return {n: (MASK if self.is_sensitive(n) else _mask_value(v))
+                for n, v in self.parameters.items()}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={v!r}" for n, v in self.masked().items())
@@ -459,4 +571,164 @@ def _scrub(message: str) -> str:
 
 def _masked_options(options: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     """DSN query options with the values of secret-looking names masked."""
-    return tuple((k, MASK if looks_sensitive(k) else v) for k, v in options)
+    return tuple((k, MASK if looks_sensitive(k) else mask_url_passwords(v)) for k, v in options)
+
+
+class Parameters(dict[str, Any]):
+    """A connector's validated parameters (:attr:`ratatosk.Connector.parameters`): a ``dict``
+    whose ``repr`` and ``str`` mask every sensitive value and every URL password."""
+
+    __slots__ = ("_sensitive",)
+
+    def __init__(
+        self, values: Mapping[str, Any] | None = None, *, sensitive: Iterable[str] = ()
+    ) -> None:
+        super().__init__(values or {})
+        self._sensitive = frozenset(normalize_parameter_name(n) for n in sensitive)
+
+    def is_sensitive(self, name: str) -> bool:
+        return normalize_parameter_name(name) in self._sensitive or looks_sensitive(name)
+
+    def masked(self) -> dict[str, Any]:
+        """A plain dict of the parameters, secrets masked."""
+        return {n: (MASK if isinstance(n, str) and self.is_sensitive(n) and v is not None
+                    else _mask_value(v)) for n, v in self.items()}
+
+    def __repr__(self) -> str:
+        return repr(self.masked())
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles keep the masking
+        return (_parameters, (dict(self), tuple(self._sensitive)))
+
+    def copy(self) -> Parameters:
+        clone = Parameters(self)
+        clone._sensitive = self._sensitive
+        return clone
+
+
+def _parameters(values: dict[str, Any], sensitive: tuple[str, ...]) -> Parameters:
+    return Parameters(values, sensitive=sensitive)
+
+
+# --------------------------------------------------------------------------------------------
+# typed settings objects (Connector.settings_type -> Connector.config)
+# --------------------------------------------------------------------------------------------
+
+
+def _structure_text(value: Any, _type: Any) -> str:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, str):
+        return value
+    raise _values.InvalidValue("text")
+
+
+def _structure_secret(value: Any, _type: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str):
+        return Secret(value)
+    raise _values.InvalidValue("text")
+
+
+def _is_tuple(type_: Any) -> bool:
+    return getattr(type_, "__origin__", None) is tuple
+
+
+def _structure_tuple(value: Any, type_: Any) -> tuple[Any, ...]:
+    """A tuple from a sequence, or from comma-separated text (``"a, b"`` -> ``("a", "b")``)."""
+    args: tuple[Any, ...] = getattr(type_, "__args__", ())
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise _values.InvalidValue("a list (or comma-separated text)")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_converter().structure(item, args[0]) for item in value)
+    if len(args) != len(value):
+        raise _values.InvalidValue(f"a list of {len(args)} values")
+    return tuple(_converter().structure(v, t) for v, t in zip(value, args, strict=True))
+
+
+_CONVERTER: list[cattrs.Converter] = []
+
+
+def _converter() -> cattrs.Converter:
+    """The converter for typed settings (made on first use: cattrs loads only when a connector
+    with a ``settings_type`` initializes)."""
+    if _CONVERTER:
+        return _CONVERTER[0]
+    import cattrs
+
+    converter = cattrs.Converter()
+    converter.register_structure_hook(bool, lambda v, _t: _values.parse_bool(v))
+    converter.register_structure_hook(int, lambda v, _t: _values.parse_int(v))
+    converter.register_structure_hook(float, lambda v, _t: _values.parse_float(v))
+    converter.register_structure_hook(Decimal, lambda v, _t: _values.parse_decimal(v))
+    converter.register_structure_hook(datetime, lambda v, _t: _values.parse_datetime(v))
+    converter.register_structure_hook(timedelta, lambda v, _t: _values.parse_duration(v))
+    converter.register_structure_hook(str, _structure_text)
+    converter.register_structure_hook(Secret, _structure_secret)
+    converter.register_structure_hook(
+        SafeUrl, lambda v, _t: SafeUrl(_values.parse_url(_structure_text(v, str))))
+    converter.register_structure_hook_func(_is_tuple, _structure_tuple)
+    _CONVERTER.append(converter)
+    return converter
+
+
+def _pascal_name(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def _admits_none(type_: Any) -> bool:
+    return type_ is None or type(None) in getattr(type_, "__args__", ())
+
+
+def structure_settings(
+    settings_type: type[T], parameters: Mapping[str, Any]
+) -> tuple[T | None, list[tuple[str, str]]]:
+    """An instance of the attrs class ``settings_type`` built from resolved ``parameters``.
+
+    Each field is the parameter of the same name in any spelling (``account_sid`` is
+    ``AccountSid``); values convert with :mod:`ratatosk._values` (``bool``, ``int``, ``float``,
+    ``Decimal``, ``datetime``, ``timedelta``, ``str``, :class:`Secret`, :class:`SafeUrl`,
+    ``X | None``, tuples from comma-separated text). An unset parameter leaves the field's
+    default; a field without a default that does not admit None is required. Returns the
+    object, or None and every problem as ``(parameter name, message)`` (never a value).
+    """
+    cls: Any = settings_type
+    if not attrs.has(cls):
+        raise TypeError(f"settings_type must be an attrs class, not {settings_type!r}")
+    attrs.resolve_types(cls)
+    by_key = {normalize_parameter_name(name): name for name in parameters}
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for attribute in attrs.fields(cls):
+        if not attribute.init:
+            continue
+        key = normalize_parameter_name(attribute.name)
+        name = by_key.get(key, _pascal_name(attribute.name))
+        value = parameters.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if attribute.default is not attrs.NOTHING:
+                continue
+            if _admits_none(attribute.type):
+                values[attribute.alias or attribute.name] = None
+                continue
+            problems.append((name, f"The {name} parameter is required."))
+            continue
+        try:
+            values[attribute.alias or attribute.name] = _converter().structure(
+                value, attribute.type)
+        except _values.InvalidValue as exc:
+            problems.append((name, f"The {name} parameter {exc}."))
+        except Exception:  # cattrs' own errors: the type did not fit
+            problems.append((name, f"The {name} parameter does not convert to "
+                                   f"{getattr(attribute.type, '__name__', attribute.type)}."))
+    if problems:
+        return None, problems
+    try:
+        return settings_type(**values), []
+    except (TypeError, ValueError) as exc:  # the class's own validators
+        return None, [("settings", mask_url_passwords(str(exc)) or type(exc).__name__)]

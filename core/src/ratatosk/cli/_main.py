@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from attrs import define, field
 
+from .._values import parse_flag
 from ..hookspecs import hookimpl
 from ..plugins import get_plugin_manager, list_failures, list_providers, plugin_sources
 
@@ -496,7 +497,7 @@ def build_registry() -> CommandRegistry:
 
 
 def _debug() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in {"", "0", "false", "no", "off"}
+    return parse_flag(os.environ.get(DEBUG_ENV))
 
 
 def _first_line(exc: BaseException) -> str:

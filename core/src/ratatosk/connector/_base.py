@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import threading
 import time
 import traceback
@@ -29,7 +28,7 @@ from collections.abc import (
     Sized,
 )
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from attrs import evolve
 
@@ -56,8 +55,19 @@ from .._results import (
     StatusUpdate,
 )
 from .._retry import RetryPolicy
-from .._settings import MASK, ConnectionSettings, SettingsParseError
+from .._settings import (
+    MASK,
+    ConnectionSettings,
+    Parameters,
+    Secret,
+    SettingsParseError,
+    mask_url_passwords,
+    secret_forms,
+    structure_settings,
+    url_passwords,
+)
 from .._source import MessageSource
+from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
 from ..schema import ChannelCapability, ChannelSchema
@@ -74,6 +84,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 C = TypeVar("C", bound="Connector")
+if TYPE_CHECKING:  # a default (PEP 696): a bare ``Connector`` is ``Connector[Any]``
+    from typing_extensions import TypeVar as _DefaultedTypeVar
+
+    S = _DefaultedTypeVar("S", default=Any)
+else:
+    S = TypeVar("S")
 
 _log = logging.getLogger(__name__)
 
@@ -154,19 +170,22 @@ def _number(
     """``value`` as a finite non-negative (or positive) number, or None after an issue."""
     kind = "a whole number" if integer else "a number"
     try:
-        if isinstance(value, bool):
+        number = parse_number(value)  # the framework's one value parser (finite, never a bool)
+        if integer and not float(number).is_integer():
             raise ValueError(value)
-        number = float(value)
-        if integer and not number.is_integer():
-            raise ValueError(value)
-    except (TypeError, ValueError, OverflowError):
+    except ValueError:
         issues.append(ValidationIssue(name, f"must be {kind}", "type"))
         return None
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+    number = float(number)
+    if number < 0 or (positive and number == 0):
         issues.append(ValidationIssue(name, f"must be {kind} {'>' if positive else '>='} 0",
                                       "range"))
         return None
     return number
+
+
+def _text(value: object) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
 
 
 def _checked_result(value: object, start: Callable[..., Any]) -> Result[Any]:
@@ -186,7 +205,7 @@ def _item_id(item: object) -> str:
     return item.id if isinstance(item, Message) else ""
 
 
-class Connector:
+class Connector(Generic[S]):
     """The base class of every provider connector.
 
     Subclasses set the class variables ``provider``, ``connector_type``, ``default_schema`` and
@@ -206,6 +225,10 @@ class Connector:
     :class:`~ratatosk.SyncTransport`. Transports the connector creates are created on first use,
     reused and closed by :meth:`shutdown`; transports passed in are never closed by it.
     ``plugin_manager`` defaults to :func:`ratatosk.get_plugin_manager` (loaded on first use).
+
+    Typed settings: a subclass names an attrs class both as its type parameter and as
+    ``settings_type`` (``class MyConnector(Connector[MySettings])``, ``settings_type =
+    MySettings``); :attr:`config` is then that class, built from :attr:`parameters`.
     """
 
     __ratatosk_connector__: ClassVar[bool] = True
@@ -213,6 +236,9 @@ class Connector:
     connector_type: ClassVar[str] = ""
     default_schema: ClassVar[ChannelSchema]
     presets: ClassVar[Mapping[str, ChannelSchema]] = MappingProxyType({})
+    settings_type: ClassVar[type[Any] | None] = None
+    """The attrs class :attr:`config` is built as (``class MyConnector(Connector[MySettings])``
+    with ``settings_type = MySettings``); None: :attr:`config` is :attr:`parameters`."""
 
     def __init__(
         self,
@@ -229,7 +255,8 @@ class Connector:
         sensitive = [p.name for p in self._schema.parameters if p.sensitive]
         self._settings.mark_sensitive(*sensitive)
         self._secrets = self._secret_values()
-        self._parameters: dict[str, Any] = {}
+        self._parameters: Parameters = Parameters(sensitive=sensitive)
+        self._config: Any = None
         self._state = ConnectorState.UNINITIALIZED
         self._init_error: ErrorInfo | None = None
         self._lock = threading.RLock()
@@ -269,9 +296,14 @@ class Connector:
             f"{cls.provider}/{cls.connector_type} has no preset {schema!r}; presets: {names}"))
 
     def _secret_values(self) -> tuple[str, ...]:
-        values = {str(self._settings.get_parameter(name))
-                  for name in self._settings.sensitive_names}
-        return tuple(sorted((v for v in values if len(v) >= 4), key=len, reverse=True))
+        """Every secret as it may appear in text (raw and percent-encoded), longest first:
+        sensitive settings and the passwords inside URLs (``https://user:token@host``)."""
+        settings = self._settings
+        values = {_text(settings.get_parameter(name)) for name in settings.sensitive_names}
+        for value in settings.parameters.values():
+            values.update(url_passwords(value))
+        forms = {form for value in values if len(value) >= 4 for form in secret_forms(value)}
+        return tuple(sorted(forms, key=len, reverse=True))
 
     # -- introspection -----------------------------------------------------------------------
     @property
@@ -288,9 +320,26 @@ class Connector:
     def parameters(self) -> dict[str, Any]:
         """The validated parameters: converted to their declared types, defaults applied.
 
-        Empty until the connector is initialized; ``setup`` may rely on it.
+        Empty until the connector is initialized; ``setup`` may rely on it. A ``dict`` (a
+        :class:`~ratatosk.Parameters`) whose ``repr`` masks secrets.
         """
         return self._parameters
+
+    @property
+    def config(self) -> S:
+        """The settings as the provider's typed object (an instance of :attr:`settings_type`),
+        built from :attr:`parameters` when the connector initializes; ``setup`` may rely on it.
+
+        Without a ``settings_type`` it is :attr:`parameters`. Raises ``RuntimeError`` before
+        the connector is initialized (a programming error).
+        """
+        config = self._config
+        if config is None:
+            if self.settings_type is None:
+                return cast(S, self._parameters)
+            raise RuntimeError(f"{type(self).__qualname__}.config is read before the connector "
+                               "is initialized (read it in setup() or later)")
+        return cast(S, config)
 
     @property
     def state(self) -> ConnectorState:
@@ -382,10 +431,12 @@ class Connector:
 
     # -- helpers for providers ---------------------------------------------------------------
     def scrub(self, text: str) -> str:
-        """``text`` with every secret of the settings replaced by the mask."""
+        """``text`` with every secret of the settings replaced by the mask: raw or
+        percent-encoded (``quote``/``quote_plus``), and the password of any URL's userinfo."""
         for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return mask_url_passwords(text)
 
     def check_ready(self, capability: ChannelCapability, operation: str) -> ErrorInfo | None:
         """The gate every operation passes: shut down? -> capability -> lazy initialization.
@@ -602,7 +653,27 @@ class Connector:
                                   values["RetryMaxDelay"] or 0.0)
         rate = values["MessagesPerSecond"]
         self._limiter = TokenBucket(rate, clock=self._runtime.clock) if rate else None
-        self._parameters = parameters
+        sensitive = (*self._settings.sensitive_names, *self._schema.sensitive_parameters)
+        self._parameters = Parameters(parameters, sensitive=sensitive)
+        return self._build_config()
+
+    def _build_config(self) -> ErrorInfo | None:
+        """:attr:`config` from the parameters (when the class declares a ``settings_type``)."""
+        settings_type = self.settings_type
+        if settings_type is None:
+            self._config = None
+            return None
+        config, problems = structure_settings(settings_type, self._parameters)
+        if config is None:
+            issues = tuple(ValidationIssue(name, self.scrub(text), "type")
+                           for name, text in problems)
+            return messaging_error(
+                MessagingErrorCodes.INVALID_CONFIGURATION,
+                f"The connection settings are not valid for {type(self).__qualname__} "
+                f"({len(issues)} problem{'s' if len(issues) != 1 else ''}).",
+                issues=issues,
+            )
+        self._config = config
         return None
 
     def _begin_shutdown(self) -> tuple[bool, bool]:

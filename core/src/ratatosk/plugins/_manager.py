@@ -25,6 +25,7 @@ import pluggy
 from attrs import define, field, frozen
 
 from .. import hookspecs
+from .._values import parse_flag
 from ..hookspecs import PROJECT_NAME
 from ..schema import ChannelSchema
 
@@ -39,8 +40,6 @@ CODE_DISTRIBUTION = "<code>"
 
 DISABLE_ENV = "RATATOSK_DISABLE_PLUGINS"
 ONLY_ENV = "RATATOSK_PLUGINS"
-
-_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 @frozen
@@ -273,7 +272,7 @@ _state: _State | None = None
 
 
 def _env_enabled(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in _FALSE_WORDS
+    return parse_flag(os.environ.get(name))
 
 
 def _wanted_names() -> set[str] | None:

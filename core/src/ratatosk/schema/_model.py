@@ -16,15 +16,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 from attrs import field, frozen
 
-from .._dates import parse_datetime
+from .. import _values
 from .._errors import MessagingErrorCodes, ValidationIssue, messaging_error
 from .._models import (
     Content,
@@ -38,7 +36,8 @@ from .._models import (
 )
 from .._phone import phone_number_problem
 from .._results import Err, Ok, Result
-from .._settings import ConnectionSettings, looks_sensitive, normalize_parameter_name
+from .._settings import ConnectionSettings, Secret, looks_sensitive, normalize_parameter_name
+from .._values import InvalidValue
 
 SCHEMA_FORMAT = "ratatosk.schema/1"
 """The value of the ``"format"`` key in a schema's JSON export."""
@@ -297,86 +296,6 @@ COMMON_PARAMETERS: tuple[ChannelParameter, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """A value does not convert to its declared type; ``args[0]`` says what it must be."""
-
-
-_INTEGER_TEXT = re.compile(r"[+-]?\d+")
-_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
-
-
-def _to_integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise _Invalid("a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
-        return int(value.strip())
-    raise _Invalid("a whole number")
-
-
-def _to_number(value: Any) -> float | Decimal:
-    if isinstance(value, bool):
-        raise _Invalid("a number")
-    if isinstance(value, Decimal):
-        if value.is_finite():
-            return value
-        raise _Invalid("a finite number")
-    if isinstance(value, (int, float)):
-        number = float(value)
-        if math.isfinite(number):
-            return number
-        raise _Invalid("a finite number")
-    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
-        number = float(value.strip())
-        if math.isfinite(number):
-            return number
-    raise _Invalid("a number")
-
-
-def _to_boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise _Invalid("true or false (also accepted: yes/no, 1/0)")
-
-
-def _to_url(value: Any) -> str:
-    if isinstance(value, str) and not any(c.isspace() for c in value):
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname
-        except ValueError:
-            host = None
-        if parts.scheme.lower() in ("http", "https") and host:
-            return value
-    raise _Invalid("an absolute http:// or https:// URL")
-
-
-def _to_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value.strip():
-        try:
-            return parse_datetime(value)
-        except ValueError:
-            pass
-    raise _Invalid("an ISO 8601 date and time such as 2024-05-01T12:00:00Z")
-
-
 def _is_json_value(value: Any) -> bool:
     if value is None or isinstance(value, (str, bool, int)):
         return True
@@ -397,22 +316,24 @@ def _to_json(value: Any) -> Any:
             return value  # a plain JSON string
     if _is_json_value(value):
         return value
-    raise _Invalid("a JSON value (text, number, true/false, null, list or object)")
+    raise InvalidValue("a JSON value (text, number, true/false, null, list or object)")
 
 
 def _to_string(value: Any) -> str:
     if isinstance(value, str):
         return value
-    raise _Invalid("text")
+    if isinstance(value, Secret):  # a setting given as a Secret: its text (the name is secret)
+        return value.reveal()
+    raise InvalidValue("text")
 
 
 _CONVERTERS: dict[ParameterType, Callable[[Any], Any]] = {
     ParameterType.STRING: _to_string,
-    ParameterType.INTEGER: _to_integer,
-    ParameterType.NUMBER: _to_number,
-    ParameterType.BOOLEAN: _to_boolean,
-    ParameterType.URL: _to_url,
-    ParameterType.DATETIME: _to_datetime,
+    ParameterType.INTEGER: _values.parse_int,
+    ParameterType.NUMBER: _values.parse_number,
+    ParameterType.BOOLEAN: _values.parse_bool,
+    ParameterType.URL: _values.parse_url,
+    ParameterType.DATETIME: _values.parse_datetime,
     ParameterType.JSON: _to_json,
 }
 
@@ -425,8 +346,8 @@ def convert_value(value: Any, data_type: ParameterType) -> Any:
     """
     try:
         return _CONVERTERS[ParameterType(data_type)](value)
-    except _Invalid as exc:
-        raise ValueError(f"must be {exc.args[0]}") from None
+    except InvalidValue as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _is_unset(value: Any) -> bool:
@@ -1410,5 +1331,4 @@ __all__ = [
     "ParameterType",
     "SchemaDefinitionError",
     "convert_value",
-    "parse_datetime",
 ]

@@ -20,6 +20,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TwilioSmsConnector": ("._connector", "TwilioSmsConnector"),
     "TwilioWhatsAppConnector": ("._connector", "TwilioWhatsAppConnector"),
     "TwilioConnectorBase": ("._connector", "TwilioConnectorBase"),
+    "TwilioSettings": ("._connector", "TwilioSettings"),
     "TwilioChannelSchemas": ("._schemas", "TwilioChannelSchemas"),
     "TwilioErrorCodes": ("._errors", "TwilioErrorCodes"),
     "map_twilio_status": ("._status", "map_twilio_status"),
@@ -34,7 +35,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 if TYPE_CHECKING:
     from . import signature, twiml
-    from ._connector import TwilioConnectorBase, TwilioSmsConnector, TwilioWhatsAppConnector
+    from ._connector import (
+        TwilioConnectorBase,
+        TwilioSettings,
+        TwilioSmsConnector,
+        TwilioWhatsAppConnector,
+    )
     from ._errors import TwilioErrorCodes
     from ._schemas import TwilioChannelSchemas
     from ._segments import SegmentAnalysis, analyze, smart_encode
@@ -63,6 +69,7 @@ __all__ = [
     "TwilioChannelSchemas",
     "TwilioConnectorBase",
     "TwilioErrorCodes",
+    "TwilioSettings",
     "TwilioSmsConnector",
     "TwilioWhatsAppConnector",
     "__version__",

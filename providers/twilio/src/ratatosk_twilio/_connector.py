@@ -19,9 +19,11 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit
+
+from attrs import frozen
 
 from ratatosk import (
     ChannelCapability,
@@ -40,12 +42,18 @@ from ratatosk import (
     Ok,
     Operation,
     Result,
+    SafeUrl,
+    Secret,
     SendResult,
     StatusUpdate,
     TemplateContent,
     TextContent,
     ValidationIssue,
     operation,
+    parse_bool,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
 )
 
 from ._errors import ApiCall, TwilioErrorCodes, map_api_error
@@ -69,6 +77,7 @@ __all__ = [
     "MAX_BODY_LENGTH",
     "MAX_MEDIA",
     "TwilioConnectorBase",
+    "TwilioSettings",
     "TwilioSmsConnector",
     "TwilioWhatsAppConnector",
     "build_api_root",
@@ -143,61 +152,38 @@ def build_api_root(base_url: str | None, region: str | None, edge: str | None) -
     return (base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
+# Message properties and settings are read with the framework's one value parser
+# (ratatosk.parse_bool, parse_int, ...); these give Twilio's form encoding, or None when the value
+# does not convert.
 def _bool_text(value: Any) -> str | None:
     """``"true"``/``"false"`` for a boolean (or its text form), None when it is not one."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("true", "1", "yes"):
-            return "true"
-        if text in ("false", "0", "no"):
-            return "false"
-    if isinstance(value, int) and value in (0, 1):
-        return "true" if value else "false"
-    return None
+    try:
+        return "true" if parse_bool(value) else "false"
+    except ValueError:
+        return None
 
 
 def _int_text(value: Any) -> str | None:
-    if isinstance(value, bool):
+    try:
+        return str(parse_int(value))
+    except ValueError:
         return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return str(int(value))
-    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
-        return str(int(value.strip()))
-    return None
 
 
 def _decimal_text(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
     try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+        return format(parse_decimal(value), "f")
+    except ValueError:
         return None
-    if not number.is_finite():
-        return None
-    return format(number, "f")
 
 
 def _datetime_text(value: Any) -> str | None:
     """ISO 8601 in UTC (``2024-05-01T12:00:00Z``) for an aware datetime or ISO text, else None."""
-    when: datetime | None = None
-    if isinstance(value, datetime):
-        when = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if when is None or when.tzinfo is None or when.utcoffset() is None:
+    try:
+        when = parse_datetime(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None or when.utcoffset() is None:
         return None
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -252,13 +238,44 @@ _HANDLED_PROPERTIES = frozenset({
 })
 
 
-class TwilioConnectorBase(TwilioWebhookMixin, Connector):
+_DEFAULT_BASE = SafeUrl(DEFAULT_BASE_URL)
+
+
+@frozen
+class TwilioSettings:
+    """The Twilio connectors' settings, typed and converted (``connector.config``).
+
+    Each field is the parameter of the same name in PascalCase (``account_sid`` is
+    ``AccountSid``); see the schema (``TWILIO_SMS.parameters``) for what each one means.
+    """
+
+    account_sid: str = ""
+    auth_token: Secret | None = None
+    api_key_sid: str | None = None
+    api_key_secret: Secret | None = None
+    messaging_service_sid: str | None = None
+    base_url: SafeUrl = _DEFAULT_BASE
+    region: str | None = None
+    edge: str | None = None
+    status_callback: str | None = None
+    webhook_url: str | None = None
+    secondary_auth_tokens: tuple[Secret, ...] = ()
+    validate_signatures: bool = True
+    trust_forwarded_headers: bool = False
+    max_webhook_body_size: int = 64 * 1024
+    validity_period: int | None = None
+    max_price: Decimal | None = None
+    smart_encoded: bool | None = None
+
+
+class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
     """What the SMS and WhatsApp connectors share: settings, requests, responses, errors.
 
     Not registered itself; use :class:`TwilioSmsConnector` or :class:`TwilioWhatsAppConnector`.
     """
 
     provider: ClassVar[str] = "twilio"
+    settings_type = TwilioSettings
     whatsapp: ClassVar[bool] = False
     """Whether addresses are WhatsApp channel addresses (``whatsapp:+E164``)."""
 
@@ -285,16 +302,16 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     def setup(self) -> Result[None]:
         """Check what the schema cannot (credentials, Region/Edge/BaseUrl) and precompute the
         URLs, headers and fixed form fields every request uses."""
-        p = self.parameters
+        config = self.config
         problems: list[ValidationIssue] = []
         missing_credentials = False
-        account_sid = str(p.get("AccountSid") or "")
+        account_sid = config.account_sid
         if not _ACCOUNT_SID.fullmatch(account_sid):  # a flexible schema might not check it
             problems.append(ValidationIssue(
                 "AccountSid", "The AccountSid parameter must be AC followed by 32 hex digits.",
                 "pattern"))
-        token = p.get("AuthToken")
-        key_sid, key_secret = p.get("ApiKeySid"), p.get("ApiKeySecret")
+        token = config.auth_token
+        key_sid, key_secret = config.api_key_sid, config.api_key_secret
         user = secret = ""
         if key_sid or key_secret:
             if not (key_sid and key_secret):
@@ -302,16 +319,16 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
                 problems.append(ValidationIssue(
                     field_name, "ApiKeySid and ApiKeySecret must be given together.", "required"))
             else:
-                user, secret = str(key_sid), str(key_secret)
+                user, secret = key_sid, key_secret.reveal()
         elif token:
-            user, secret = account_sid, str(token)
+            user, secret = account_sid, token.reveal()
         else:
             missing_credentials = True
             problems.append(ValidationIssue(
                 "AuthToken", "Give AuthToken, or ApiKeySid and ApiKeySecret.", "required"))
-        region, edge = p.get("Region"), p.get("Edge")
-        base_url = p.get("BaseUrl") or DEFAULT_BASE_URL
-        if (region or edge) and str(base_url).rstrip("/") != DEFAULT_BASE_URL:
+        region, edge = config.region, config.edge
+        base_url = config.base_url or DEFAULT_BASE_URL
+        if (region or edge) and base_url.rstrip("/") != DEFAULT_BASE_URL:
             problems.append(ValidationIssue(
                 "BaseUrl", "BaseUrl and Region/Edge both choose the API host; give one of them.",
                 "conflict"))
@@ -328,7 +345,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
                         f"{'s' if count != 1 else ''}).",
                 issues=tuple(problems)))
 
-        root = build_api_root(str(base_url), region, edge)
+        root = build_api_root(base_url, region, edge)
         account = f"{root}/{API_VERSION}/Accounts/{account_sid}"
         self._account_sid = account_sid
         self._api_root = root
@@ -341,17 +358,16 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         self._get_headers = common
         self._post_headers = (*common, ("Content-Type", "application/x-www-form-urlencoded"))
 
-        self._service_sid = p.get("MessagingServiceSid") or None
-        self._status_callback = p.get("StatusCallback") or None
-        self._webhook_url = p.get("WebhookUrl") or None
+        self._service_sid = config.messaging_service_sid or None
+        self._status_callback = config.status_callback or None
+        self._webhook_url = config.webhook_url or None
         defaults: dict[str, str] = {}
-        for name, encode in (("ValidityPeriod", _int_text), ("MaxPrice", _decimal_text),
-                             ("SmartEncoded", _bool_text)):
-            value = p.get(name)
-            if value is not None:
-                text = encode(value)
-                if text is not None:
-                    defaults[name] = text
+        if config.validity_period is not None:
+            defaults["ValidityPeriod"] = str(config.validity_period)
+        if config.max_price is not None:
+            defaults["MaxPrice"] = format(config.max_price, "f")
+        if config.smart_encoded is not None:
+            defaults["SmartEncoded"] = "true" if config.smart_encoded else "false"
         self._default_fields = defaults
         fixed = [("MessagingServiceSid", self._service_sid)] if self._service_sid else []
         self._fixed_body = urlencode(fixed)

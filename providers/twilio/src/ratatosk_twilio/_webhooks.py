@@ -57,11 +57,14 @@ from ratatosk import (
     Ok,
     ReceiveResult,
     Result,
+    Secret,
     StatusUpdate,
     TextContent,
     ValidationIssue,
     WebhookKind,
     WebhookReply,
+    parse_bool,
+    parse_int,
 )
 from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore, messaging_error
 
@@ -709,29 +712,39 @@ def twiml_reply(reply: object | None = None) -> WebhookReply:
 
 
 def _as_bool(value: Any, default: bool) -> bool:
-    """A setting's boolean; anything unrecognised keeps the (secure) default."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-    return default
+    """A setting's boolean (the framework's one parser); anything unrecognised keeps the
+    (secure) default."""
+    try:
+        return parse_bool(value)
+    except ValueError:
+        return default
+
+
+def _as_limit(value: Any) -> int:
+    """MaxWebhookBodySize as a whole number; unset or unrecognised: the default."""
+    try:
+        return parse_int(value) if value is not None else DEFAULT_MAX_WEBHOOK_BODY_SIZE
+    except ValueError:
+        return DEFAULT_MAX_WEBHOOK_BODY_SIZE
 
 
 def _tokens(parameters: Mapping[str, Any]) -> list[str]:
     tokens: list[str] = []
-    primary = parameters.get("AuthToken")
+    primary = _revealed(parameters.get("AuthToken"))
     if isinstance(primary, str) and primary.strip():
         tokens.append(primary.strip())
-    secondary = parameters.get("SecondaryAuthTokens")
+    secondary = _revealed(parameters.get("SecondaryAuthTokens"))
     if isinstance(secondary, str):
         secondary = secondary.split(",")
     if isinstance(secondary, (list, tuple)):
+        secondary = [_revealed(t) for t in secondary]
         tokens.extend(t.strip() for t in secondary if isinstance(t, str) and t.strip())
     return tokens
+
+
+def _revealed(value: Any) -> Any:
+    """A token given as a :class:`~ratatosk.Secret` (e.g. applied in place): its text."""
+    return value.reveal() if isinstance(value, Secret) else value
 
 
 _Read = tuple[list[tuple[str, str]], dict[str, str], dict[str, list[str]]]
@@ -806,7 +819,7 @@ class _WebhookConfig:
 
         return cls(
             key=key,
-            limit=int(parameters.get("MaxWebhookBodySize") or DEFAULT_MAX_WEBHOOK_BODY_SIZE),
+            limit=_as_limit(parameters.get("MaxWebhookBodySize") or None),
             validate=_as_bool(parameters.get("ValidateSignatures"), True),
             trust_forwarded=_as_bool(parameters.get("TrustForwardedHeaders"), False),
             tokens=tokens,

@@ -26,6 +26,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from attrs import frozen
+
 from ratatosk import COMMON_PARAMETERS as _COMMON
 from ratatosk import (
     AuthenticationConfiguration,
@@ -61,6 +63,8 @@ from ratatosk import (
     ParameterType,
     ReceiveResult,
     Result,
+    SafeUrl,
+    Secret,
     SendResult,
     StatusUpdate,
     TextContent,
@@ -68,7 +72,7 @@ from ratatosk import (
 )
 
 __version__ = "0.3.1"
-__all__ = ["ACME_SMS", "NOTIFICATIONS", "SEND_ONLY", "AcmeSmsConnector"]
+__all__ = ["ACME_SMS", "NOTIFICATIONS", "SEND_ONLY", "AcmeSettings", "AcmeSmsConnector"]
 
 DEFAULT_BASE_URL = "https://api.acme.test"
 
@@ -201,9 +205,24 @@ def _api_error(response: HttpResponse, default_code: str, operation: str) -> Err
                   retryable=status in (429, 503), retry_after=_retry_after(response))
 
 
-class AcmeSmsConnector(Connector):
+_DEFAULT_BASE = SafeUrl(DEFAULT_BASE_URL)
+
+
+@frozen
+class AcmeSettings:
+    """The Acme connector's settings, typed (``connector.config``): ``account_id`` is the
+    ``AccountId`` parameter, ``api_key`` the ``ApiKey``..."""
+
+    account_id: str
+    api_key: Secret
+    base_url: SafeUrl = _DEFAULT_BASE
+    default_sender: str | None = None
+
+
+class AcmeSmsConnector(Connector[AcmeSettings]):
     """Sends SMS/MMS through the Acme API; parses Acme's JSON webhooks."""
 
+    settings_type = AcmeSettings
     provider: ClassVar[str] = "acme"
     connector_type: ClassVar[str] = "sms"
     default_schema: ClassVar[ChannelSchema] = ACME_SMS
@@ -217,9 +236,9 @@ class AcmeSmsConnector(Connector):
     _headers: tuple[tuple[str, str], ...] = ()
 
     def setup(self) -> Result[None]:
-        parameters = self.parameters
-        self._base = str(parameters["BaseUrl"]).rstrip("/")
-        pair = f"{parameters['AccountId']}:{parameters['ApiKey']}".encode()
+        config = self.config
+        self._base = config.base_url.rstrip("/")
+        pair = f"{config.account_id}:{config.api_key.reveal()}".encode()
         self._headers = (
             ("Authorization", "Basic " + base64.b64encode(pair).decode("ascii")),
             ("Accept", "application/json"),
@@ -227,11 +246,11 @@ class AcmeSmsConnector(Connector):
         return Ok(None)
 
     def _messages_url(self) -> str:
-        return f"{self._base}/v1/accounts/{self.parameters['AccountId']}/messages"
+        return f"{self._base}/v1/accounts/{self.config.account_id}/messages"
 
     # -- sending ---------------------------------------------------------------------------
     def send_message_flow(self, message: Message) -> Flow[SendResult]:
-        sender = message.sender.address if message.sender else self.parameters.get("DefaultSender")
+        sender = message.sender.address if message.sender else self.config.default_sender
         if not sender:
             return Err(_error(MessagingErrorCodes.MISSING_SENDER,
                                        "the message has no sender and DefaultSender is not set"))
