@@ -188,7 +188,7 @@ def _api_error(response: HttpResponse, default_code: str) -> ErrorInfo:
     retry_after = response.header("retry-after")
     if response.status_code == 401:
         return ErrorInfo(ConnectorErrorCodes.AUTHENTICATION_FAILED, text,
-                         domain=ConnectorErrorCodes.DOMAIN, provider_code=provider_code)
+                         provider_code=provider_code)
     if response.status_code == 429:
         return ErrorInfo(MessagingErrorCodes.RATE_LIMITED, text, provider_code=provider_code,
                          retryable=True, retry_after=float(retry_after) if retry_after else None)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     ConnectorErrorCodes,
+    ErrorCode,
     ErrorInfo,
     MessagingError,
     MessagingErrorCodes,
@@ -263,6 +264,7 @@ __all__ = [
     "Endpoint",
     "EndpointType",
     "Err",
+    "ErrorCode",
     "ErrorInfo",
     "HtmlContent",
     "InvalidSourceData",
