@@ -26,6 +26,7 @@ from ratatosk import (
     Err,
     ErrorInfo,
     Flow,
+    Headers,
     HttpRequest,
     HttpResponse,
     InvalidSourceData,
@@ -110,11 +111,11 @@ class KestrelSmsConnector(Connector):
     # -- set-up: local only, from the validated parameters ---------------------------------
     def setup(self) -> Result[None]:
         self._base = self.parameters["BaseUrl"].rstrip("/")
-        self._headers = (
-            ("Authorization", f"Bearer {self.parameters['ApiKey']}"),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        )
+        self._headers = Headers({  # built once, reused by every request
+            "Authorization": f"Bearer {self.parameters['ApiKey']}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        })
         return Ok(None)
 
     # -- flows: build a request, yield it, map the response ---------------------------------

@@ -25,6 +25,7 @@ from ._errors import (
     MessagingErrorCodes,
     ValidationIssue,
 )
+from ._headers import Headers
 from ._models import (
     BinaryContent,
     ButtonContent,
@@ -266,6 +267,7 @@ __all__ = [
     "Err",
     "ErrorCode",
     "ErrorInfo",
+    "Headers",
     "HtmlContent",
     "InvalidSourceData",
     "JsonContent",

@@ -50,6 +50,7 @@ from ._h11conn import (
     proxied,
     readable,
 )
+from ._headers import Headers
 from ._http import HttpRequest, HttpResponse, SyncTransport, TransportError
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class StdlibSyncTransport:
     max_response_size: int = MAX_RESPONSE_SIZE
     _lock: threading.Lock = field(init=False, factory=threading.Lock, repr=False)
     _pools: dict[Key, _SyncPool] = field(init=False, factory=dict, repr=False)
-    _prepared: dict[tuple[str, str, tuple[tuple[str, str], ...]], Prepared] = field(
+    _prepared: dict[tuple[str, str, Headers], Prepared] = field(
         init=False, factory=dict, repr=False)
     _open: set[_SyncConnection] = field(init=False, factory=set, repr=False)
     _closed: bool = field(init=False, default=False, repr=False)

@@ -32,6 +32,7 @@ from ratatosk import (
     ErrorCode,
     ErrorInfo,
     Flow,
+    Headers,
     HttpRequest,
     HttpResponse,
     MediaContent,
@@ -93,15 +94,6 @@ _WHATSAPP_PREFIX = "whatsapp:"
 
 _M = MessagingErrorCodes
 _T = TwilioErrorCodes
-
-
-class _MaskedHeader(str):
-    """A header value whose ``repr`` hides it (the ``Authorization`` header)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'Basic ********'"
 
 
 # urlencode(pairs) without its per-character Python work. For a str, quote_plus maps every byte of
@@ -273,8 +265,8 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
     _account_url: str
     _messages_url: str
     _message_prefix: str
-    _get_headers: tuple[tuple[str, str], ...]
-    _post_headers: tuple[tuple[str, str], ...]
+    _get_headers: Headers
+    _post_headers: Headers
     _service_sid: str | None
     _status_callback: str | None
     _webhook_url: str | None
@@ -337,10 +329,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector):
         self._messages_url = account + "/Messages.json"
         self._message_prefix = account + "/Messages/"
         credentials = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
-        auth = ("Authorization", _MaskedHeader("Basic " + credentials))
-        common = (auth, ("Accept", "application/json"), ("User-Agent", USER_AGENT))
-        self._get_headers = common
-        self._post_headers = (*common, ("Content-Type", "application/x-www-form-urlencoded"))
+        # built once, reused by every request (Headers' repr masks Authorization)
+        common = (("Authorization", "Basic " + credentials), ("Accept", "application/json"),
+                  ("User-Agent", USER_AGENT))
+        self._get_headers = Headers(common)
+        self._post_headers = Headers(
+            (*common, ("Content-Type", "application/x-www-form-urlencoded")))
 
         self._service_sid = p.get("MessagingServiceSid") or None
         self._status_callback = p.get("StatusCallback") or None
