@@ -124,7 +124,7 @@ class HeronConnector(Connector):
             status = MessageStatus.DELIVERED if data["status"] == "delivered" else (
                 MessageStatus.DELIVERY_FAILED)
             return Ok(StatusUpdate(data["id"], status, data["status"], error=failure,
-                                          additional_data={"duplicate": duplicate}))
+                                   is_duplicate=duplicate))
         except (InvalidSourceData, KeyError, TypeError, AttributeError) as exc:
             return Err(ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA,
                                          f"not a Heron status ({type(exc).__name__})"))

@@ -28,6 +28,7 @@ from ratatosk import (
     Err,
     ErrorInfo,
     Flow,
+    Headers,
     HttpRequest,
     HttpResponse,
     InvalidSourceData,
@@ -126,11 +127,11 @@ class KestrelSmsConnector(Connector[KestrelSettings]):
     # -- set-up: local only, from the validated and converted settings ---------------------
     def setup(self) -> Result[None]:
         self._base = self.config.base_url.rstrip("/")
-        self._headers = (
-            ("Authorization", f"Bearer {self.config.api_key.reveal()}"),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        )
+        self._headers = Headers({  # built once, reused by every request
+            "Authorization": f"Bearer {self.config.api_key.reveal()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        })
         return Ok(None)
 
     # -- flows: build a request, yield it, map the response ---------------------------------
@@ -204,7 +205,7 @@ def _api_error(response: HttpResponse, default_code: str) -> ErrorInfo:
     retry_after = response.header("retry-after")
     if response.status_code == 401:
         return ErrorInfo(ConnectorErrorCodes.AUTHENTICATION_FAILED, text,
-                         domain=ConnectorErrorCodes.DOMAIN, provider_code=provider_code)
+                         provider_code=provider_code)
     if response.status_code == 429:
         return ErrorInfo(MessagingErrorCodes.RATE_LIMITED, text, provider_code=provider_code,
                          retryable=True, retry_after=float(retry_after) if retry_after else None)

@@ -169,7 +169,7 @@ async def test_sends_method_url_headers_and_body_and_returns_the_response(
     assert response.json() == {"sid": "SM123", "status": "queued"}
     assert response.header("X-Custom-Header") == "custom value"
     assert response.headers["x-custom-header"] == "custom value"
-    assert all(name == name.lower() for name in response.headers)
+    assert all(name == name.lower() for name, _ in response.headers)
     [seen] = rec.requests
     assert seen["method"] == "POST"
     assert seen["path_qs"] == "/2010-04-01/Accounts/AC1/Messages.json"

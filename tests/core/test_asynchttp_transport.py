@@ -307,7 +307,7 @@ async def test_sends_a_post_with_content_length_and_reads_the_answer(
     assert response.status_code == 201
     assert response.json() == {"sid": "SM123", "status": "queued"}
     assert response.headers["content-type"] == "application/json"
-    assert all(name == name.lower() for name in response.headers)
+    assert all(name == name.lower() for name, _ in response.headers)
     [seen] = server.requests
     assert (seen["method"], seen["target"], seen["version"]) == (
         "POST", "/2010-04-01/Messages.json?a=1%202", "HTTP/1.1")

@@ -354,7 +354,8 @@ class RateLimitWrongCode(AcmeSmsConnector):
 
     def get_message_status_flow(self, remote_id: str) -> Flow[StatusUpdate]:
         return _wrapped(super().get_message_status_flow(remote_id),  # type: ignore[no-any-return]
-                        on_result=_evolve_error(code=ConnectorErrorCodes.GET_STATUS_ERROR))
+                        on_result=_evolve_error(code=ConnectorErrorCodes.GET_STATUS_ERROR,
+                                                domain=ConnectorErrorCodes.DOMAIN))
 
 
 class UnavailableNotRetryable(AcmeSmsConnector):

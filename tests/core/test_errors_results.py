@@ -12,6 +12,7 @@ from ratatosk import (
     ConnectorErrorCodes,
     ConnectorHealth,
     Err,
+    ErrorCode,
     ErrorInfo,
     MessageStatus,
     MessagingError,
@@ -23,8 +24,9 @@ from ratatosk import (
     StatusInfo,
     StatusUpdate,
     ValidationIssue,
+    structure,
+    unstructure,
 )
-from ratatosk._errors import connector_error, messaging_error
 
 
 def test_code_sets_are_self_named_and_have_domains() -> None:
@@ -49,11 +51,75 @@ def test_design_codes_are_present() -> None:
     assert "RETRY_ATTEMPTS_EXHAUSTED" not in ConnectorErrorCodes.all_codes()
 
 
-def test_error_helpers_set_the_domain() -> None:
-    m = messaging_error(MessagingErrorCodes.TIMEOUT, "slow", retryable=True)
-    c = connector_error(ConnectorErrorCodes.ALREADY_INITIALIZED, "twice")
+def test_codes_are_str_enums_that_compare_and_print_as_their_value() -> None:
+    code = MessagingErrorCodes.RATE_LIMITED
+    assert isinstance(code, ErrorCode) and isinstance(code, str)
+    assert code == "RATE_LIMITED" and code == "RATE_LIMITED"
+    assert hash(code) == hash("RATE_LIMITED")
+    assert str(code) == f"{code}" == format(code) == "RATE_LIMITED"
+    assert MessagingErrorCodes("TIMEOUT") is MessagingErrorCodes.TIMEOUT
+    assert code in {"RATE_LIMITED"} and "RATE_LIMITED" in MessagingErrorCodes.all_codes()
+    assert list(ConnectorErrorCodes) == list(ConnectorErrorCodes.all_codes())
+    assert pickle.loads(pickle.dumps(code)) is code
+
+
+def test_the_domain_follows_from_the_code() -> None:
+    m = ErrorInfo(MessagingErrorCodes.TIMEOUT, "slow", retryable=True)
+    c = ErrorInfo(ConnectorErrorCodes.ALREADY_INITIALIZED, "twice")
     assert (m.domain, m.code, m.retryable) == ("messaging", "TIMEOUT", True)
     assert (c.domain, c.code) == ("connector", "ALREADY_INITIALIZED")
+    assert str(c) == "[connector:ALREADY_INITIALIZED] twice"
+    # the same domain given explicitly is fine; another one contradicts the code
+    assert ErrorInfo(c.code, "twice", domain="connector") == c
+    with pytest.raises(ValueError, match="connector"):
+        ErrorInfo(ConnectorErrorCodes.ALREADY_INITIALIZED, "twice", domain="messaging")
+
+
+def test_a_plain_text_code_keeps_the_domain_given() -> None:
+    # a known code in its domain becomes the member
+    known = ErrorInfo("ALREADY_INITIALIZED", "twice", domain="connector")
+    assert known.code is ConnectorErrorCodes.ALREADY_INITIALIZED
+    # an unknown code (or domain) stays text, in the domain given (default messaging)
+    other = ErrorInfo("SOMETHING_NEW", "?")
+    assert (other.domain, type(other.code)) == ("messaging", str)
+    custom = ErrorInfo("E42", "?", domain="acme")
+    assert (custom.domain, custom.code) == ("acme", "E42")
+    # a connector code given as text, without its domain, is not moved to another domain
+    assert ErrorInfo("ALREADY_INITIALIZED", "x").domain == "messaging"
+
+
+def test_a_code_set_must_declare_its_domain() -> None:
+    with pytest.raises(TypeError, match="domain"):
+        class NoDomain(ErrorCode):
+            X = "X"
+    with pytest.raises(TypeError, match="already"):
+        class Again(ErrorCode, domain="messaging"):
+            X = "X"
+
+
+def test_a_provider_code_set() -> None:
+    class HeronCodes(ErrorCode, domain="heron-test"):
+        NEST_FULL = "NEST_FULL"
+
+    assert HeronCodes.DOMAIN == "heron-test" and HeronCodes.all_codes() == ("NEST_FULL",)
+    error = ErrorInfo(HeronCodes.NEST_FULL, "full")
+    assert error.domain == "heron-test"
+    data = unstructure(error)
+    assert (data["code"], data["domain"]) == ("NEST_FULL", "heron-test")
+    assert type(data["code"]) is str
+    back = structure(data, ErrorInfo)
+    assert back == error and back.code is HeronCodes.NEST_FULL
+
+
+def test_error_info_json_round_trip_is_stable() -> None:
+    for error in (ErrorInfo(MessagingErrorCodes.TIMEOUT, "slow", retryable=True),
+                  ErrorInfo(ConnectorErrorCodes.CONNECTOR_SHUT_DOWN, "down"),
+                  ErrorInfo("UNKNOWN_CODE", "?", domain="elsewhere")):
+        data = unstructure(error)
+        assert type(data["code"]) is str and data["domain"] == error.domain
+        back = structure(data, ErrorInfo)
+        assert back == error and type(back.code) is type(error.code)
+        assert unstructure(back) == data
 
 
 def test_error_info_defaults_and_text() -> None:

@@ -177,6 +177,10 @@ def test_results_round_trip_with_their_data_type() -> None:
                           Decimal("-0.0075"), "USD", 2, T0, T0, T0, {"x": [1]})
     assert unstructure(update)["price"] == "-0.0075"
     assert through_json(Ok(update), Result[StatusUpdate]) == Ok(update)
+    assert unstructure(update)["is_duplicate"] is False
+    retried = StatusUpdate("SM123", MessageStatus.DELIVERED, timestamp=T0, is_duplicate=True)
+    assert unstructure(retried)["is_duplicate"] is True
+    assert through_json(retried, StatusUpdate) == retried
 
 
 def test_error_results_round_trip_with_issues_and_details() -> None:

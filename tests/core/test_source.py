@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratatosk import InvalidSourceData, MessageSource
+from ratatosk import Headers, InvalidSourceData, MessageSource
 from ratatosk._source import (
     BINARY_CONTENT_TYPE,
     FORM_CONTENT_TYPE,
@@ -29,7 +29,7 @@ def test_url_post_seed_example() -> None:
     assert source.method == "POST"
     assert source.content_type == FORM_CONTENT_TYPE
     assert source.body == TWILIO_BODY.encode()
-    assert source.url is None and source.headers == ()
+    assert source.url is None and source.headers == Headers() and not source.headers
     form = source.form()
     assert form["Body"] == ["Hello there! +1"]  # '+' is a space, %2B a plus
     assert form["From"] == ["+15550001111"]
@@ -54,7 +54,7 @@ def test_factories_set_content_type_url_and_headers() -> None:
         assert source.content_type == content_type
         assert source.url == url
         assert source.method == "POST"
-        assert source.headers == (("X-Twilio-Signature", "sig"), ("Content-Type", "x"))
+        assert list(source.headers) == [("X-Twilio-Signature", "sig"), ("Content-Type", "x")]
         assert isinstance(source.body, bytes)
     assert MessageSource.binary(b"x", content_type="image/png").content_type == "image/png"
 

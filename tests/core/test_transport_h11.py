@@ -29,6 +29,7 @@ import pytest
 
 from ratatosk import (
     AsyncioTransport,
+    Headers,
     HttpRequest,
     HttpResponse,
     StdlibSyncTransport,
@@ -280,6 +281,24 @@ def test_stacked_and_known_content_codings_are_decoded(
     outcome = one(kind, lambda r: answer(packed, f"Content-Encoding: {coding}"))
     assert isinstance(outcome, HttpResponse), outcome
     assert outcome.content == BODY
+
+
+def test_codings_on_separate_header_lines_are_all_undone(kind: str) -> None:
+    packed = gzip.compress(zlib.compress(BODY))  # deflate first, then gzip
+    outcome = one(kind, lambda r: answer(packed, "Content-Encoding: deflate",
+                                         "Content-Encoding: gzip"))
+    assert isinstance(outcome, HttpResponse), outcome
+    assert outcome.content == BODY
+    assert outcome.headers.get_all("content-encoding") == ["deflate", "gzip"]
+
+
+def test_repeated_answer_headers_keep_every_value_in_order(kind: str) -> None:
+    outcome = one(kind, lambda r: answer(BODY, "Set-Cookie: a=1", "X-Id: 7", "Set-Cookie: b=2"))
+    assert isinstance(outcome, HttpResponse), outcome
+    assert isinstance(outcome.headers, Headers)
+    assert outcome.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+    assert outcome.header("SET-COOKIE") == "a=1" and outcome.header("x-id") == "7"
+    assert ("x-id", "7") in list(outcome.headers)  # names as h11 gives them: lower case
 
 
 @pytest.mark.parametrize("coding", ["br", "gzip, br", "compress", "zstd, gzip"])

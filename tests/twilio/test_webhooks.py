@@ -688,7 +688,8 @@ async def test_whatsapp_status_callback(make: Callable[..., Connector]) -> None:
     assert result.data is not None
     data = result.data.additional_data
     assert data["EventType"] == "READ" and data["channel"] == "whatsapp"
-    assert data["SomethingNew"] == "kept" and data["duplicate"] is False
+    assert data["SomethingNew"] == "kept" and "duplicate" not in data
+    assert result.data.is_duplicate is False
     assert result.data.status is MessageStatus.READ
 
 
@@ -740,7 +741,7 @@ async def test_without_a_token_message_sid_and_status_identify_it(
     delivered = await connector.receive_message_status(signed(status("delivered")))
     retry = await connector.receive_message_status(signed(status("delivered")))
     other = await connector.receive_message_status(signed(status("delivered", MessageSid="SM2")))
-    flags = [r.data.additional_data["duplicate"] for r in (sent, delivered, retry, other)
+    flags = [r.data.is_duplicate for r in (sent, delivered, retry, other)
              if r.data is not None]
     assert flags == [False, False, True, False]
     assert retry.data is not None and retry.data.status is MessageStatus.DELIVERED
@@ -754,7 +755,7 @@ async def test_a_retried_status_callback_does_not_fire_the_hook_again(
         await connector.receive_message_status(signed(status("delivered")))
     await connector.receive_message_status(signed(status("delivered", MessageSid="SM2")))
     assert [u.remote_message_id for u in recorder.updates] == [SID, "SM2"]
-    assert all(u.additional_data["duplicate"] is False for u in recorder.updates)
+    assert all(u.is_duplicate is False for u in recorder.updates)
 
 
 async def test_rejected_requests_do_not_poison_the_store(make: Callable[..., Connector]) -> None:

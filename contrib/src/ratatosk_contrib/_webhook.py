@@ -192,11 +192,6 @@ def _dedup_key(data: Any) -> str | None:
     return None
 
 
-def _is_duplicate_status(update: Any) -> bool:
-    additional = getattr(update, "additional_data", None)
-    return isinstance(additional, Mapping) and additional.get("duplicate") is True
-
-
 def _kind_option(kind: Any) -> WebhookKind | None:
     if isinstance(kind, WebhookKind):
         return kind
@@ -298,7 +293,7 @@ class WebhookProcessor:
             if status.error is not None:
                 return self._refused(kind, status.error)
             update = status.data
-            duplicate = _is_duplicate_status(update)
+            duplicate = update is not None and update.is_duplicate
             self._log_received(kind, update, duplicate)
             reply = None
             if self.on_status is not None and not duplicate:

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     ConnectorErrorCodes,
+    ErrorCode,
     ErrorInfo,
     MessagingError,
     MessagingErrorCodes,
     ValidationIssue,
 )
+from ._headers import Headers
 from ._models import (
     BinaryContent,
     ButtonContent,
@@ -283,7 +285,9 @@ __all__ = [
     "Endpoint",
     "EndpointType",
     "Err",
+    "ErrorCode",
     "ErrorInfo",
+    "Headers",
     "HtmlContent",
     "InvalidSourceData",
     "InvalidValue",

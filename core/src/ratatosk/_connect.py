@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._errors import MessagingError, MessagingErrorCodes, messaging_error
+from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes
 from ._settings import ConnectionSettings, Dsn, SettingsParseError
 
 if TYPE_CHECKING:
@@ -31,12 +31,12 @@ def _not_found(what: str, available: list[str]) -> MessagingError:
     failures = list_failures()
     if failures:
         message += "; plugins that failed to load: " + ", ".join(sorted({f.name for f in failures}))
-    return MessagingError(messaging_error(MessagingErrorCodes.CONNECTOR_NOT_FOUND, message,
+    return MessagingError(ErrorInfo(MessagingErrorCodes.CONNECTOR_NOT_FOUND, message,
                                           details={"target": what, "available": available}))
 
 
 def _invalid(message: str) -> MessagingError:
-    return MessagingError(messaging_error(MessagingErrorCodes.INVALID_CONFIGURATION, message))
+    return MessagingError(ErrorInfo(MessagingErrorCodes.INVALID_CONFIGURATION, message))
 
 
 def resolve_connector_class(provider: str, connector_type: str | None) -> type[Connector]:

@@ -2,30 +2,57 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any, ClassVar
 
-from attrs import field, frozen
+from attrs import Factory, field, frozen
+
+_CODE_SETS: dict[str, type[ErrorCode]] = {}
+"""Domain -> its code set (filled as code sets are defined)."""
 
 
-class _CodeSet:
-    """A namespace of error codes; each code's value is its own name."""
+class ErrorCode(str, enum.Enum):
+    """The base of every set of error codes: a ``str``-valued enum whose values are their names.
 
-    DOMAIN: ClassVar[str] = ""
+    A set declares its domain where it is defined, ``class MyCodes(ErrorCode, domain="mine")``;
+    ``MyCodes.DOMAIN`` is that domain. A code is a ``str``: ``code == "RATE_LIMITED"`` holds and
+    ``str(code)`` / ``f"{code}"`` give its value. An :class:`ErrorInfo` built with a code takes
+    its domain from the code's set.
+    """
+
+    DOMAIN: ClassVar[str]
+
+    def __init_subclass__(cls, *, domain: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not domain:
+            raise TypeError(f"{cls.__name__} must declare its domain: "
+                            f"class {cls.__name__}(ErrorCode, domain=...)")
+        if domain in _CODE_SETS and _CODE_SETS[domain].__qualname__ != cls.__qualname__:
+            raise TypeError(f"the error domain {domain!r} already has a code set "
+                            f"({_CODE_SETS[domain].__qualname__})")
+        cls.DOMAIN = domain
+        _CODE_SETS[domain] = cls
+
+    def __str__(self) -> str:
+        return str.__str__(self)
 
     @classmethod
     def all_codes(cls) -> tuple[str, ...]:
         """Every code the set defines, in definition order."""
-        return tuple(
-            value
-            for name, value in vars(cls).items()
-            if name.isupper() and name != "DOMAIN" and isinstance(value, str)
-        )
+        return tuple(cls)
+
+    @classmethod
+    def of(cls, domain: str, code: str) -> ErrorCode | None:
+        """The code ``code`` of the set whose domain is ``domain`` (None when unknown)."""
+        codes = _CODE_SETS.get(domain)
+        if codes is None:
+            return None
+        return codes._value2member_map_.get(code)  # type: ignore[return-value]
 
 
-class MessagingErrorCodes(_CodeSet):
+class MessagingErrorCodes(ErrorCode, domain="messaging"):
     """Provider-neutral codes for errors while messaging (domain ``messaging``)."""
 
-    DOMAIN = "messaging"
     MESSAGING_ERROR = "MESSAGING_ERROR"
     MESSAGE_ROUTING_FAILED = "MESSAGE_ROUTING_FAILED"
     MESSAGE_SERIALIZATION_FAILED = "MESSAGE_SERIALIZATION_FAILED"
@@ -48,10 +75,9 @@ class MessagingErrorCodes(_CodeSet):
     TIMEOUT = "TIMEOUT"
 
 
-class ConnectorErrorCodes(_CodeSet):
+class ConnectorErrorCodes(ErrorCode, domain="connector"):
     """Codes for the connector's lifecycle (domain ``connector``)."""
 
-    DOMAIN = "connector"
     ALREADY_INITIALIZED = "ALREADY_INITIALIZED"
     INITIALIZATION_ERROR = "INITIALIZATION_ERROR"
     AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
@@ -84,9 +110,19 @@ def _issues(value: Any) -> tuple[ValidationIssue, ...]:
     return tuple(value)
 
 
+def _domain_of(info: ErrorInfo) -> str:
+    code = info.code
+    return code.DOMAIN if isinstance(code, ErrorCode) else MessagingErrorCodes.DOMAIN
+
+
 @frozen
 class ErrorInfo:
     """What went wrong: a framework code, its domain, a message and the provider's own details.
+
+    The domain follows from the code: ``ErrorInfo(MessagingErrorCodes.TIMEOUT, "slow")`` is in
+    the ``messaging`` domain, a Twilio code in ``Twilio``; a ``domain`` that contradicts the
+    code's raises ValueError. A plain-text code (as read back from JSON) takes the ``domain``
+    given (default ``messaging``) and becomes that domain's :class:`ErrorCode` when it names one.
 
     ``retryable`` says the same request may succeed if sent again (``retry_after`` seconds later
     when known). ``outcome_unknown`` says a request may have reached the provider although no
@@ -95,13 +131,24 @@ class ErrorInfo:
 
     code: str
     message: str
-    domain: str = MessagingErrorCodes.DOMAIN
+    domain: str = field(default=Factory(_domain_of, takes_self=True))
     provider_code: str | None = None
     retryable: bool = False
     retry_after: float | None = None
     outcome_unknown: bool = False
     issues: tuple[ValidationIssue, ...] = field(default=(), converter=_issues)
     details: dict[str, Any] = field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        code, domain = self.code, self.domain
+        if isinstance(code, ErrorCode):
+            if domain != code.DOMAIN:
+                raise ValueError(f"the code {code} is in the {code.DOMAIN!r} domain, "
+                                 f"not {domain!r}")
+        elif isinstance(code, str):
+            member = ErrorCode.of(domain, code)
+            if member is not None:
+                object.__setattr__(self, "code", member)
 
     def __str__(self) -> str:
         text = f"[{self.domain}:{self.code}] {self.message}"
@@ -110,16 +157,6 @@ class ErrorInfo:
         for issue in self.issues:
             text += f"\n  - {issue}"
         return text
-
-
-def messaging_error(code: str, message: str, **kwargs: Any) -> ErrorInfo:
-    """An :class:`ErrorInfo` in the ``messaging`` domain."""
-    return ErrorInfo(code=code, message=message, domain=MessagingErrorCodes.DOMAIN, **kwargs)
-
-
-def connector_error(code: str, message: str, **kwargs: Any) -> ErrorInfo:
-    """An :class:`ErrorInfo` in the ``connector`` domain."""
-    return ErrorInfo(code=code, message=message, domain=ConnectorErrorCodes.DOMAIN, **kwargs)
 
 
 class MessagingError(Exception):

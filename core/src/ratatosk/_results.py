@@ -151,7 +151,11 @@ class BatchSendResult:
 
 @frozen
 class StatusUpdate:
-    """A message's status, from a status query or a status callback."""
+    """A message's status, from a status query or a status callback.
+
+    ``is_duplicate`` is true when the same status callback was seen before (a provider retry):
+    observers and handlers are then not called again, so nothing is processed twice.
+    """
 
     remote_message_id: str
     status: MessageStatus
@@ -166,6 +170,7 @@ class StatusUpdate:
     date_sent: datetime | None = None
     date_updated: datetime | None = None
     additional_data: dict[str, Any] = field(factory=dict)
+    is_duplicate: bool = False
 
 
 def _messages(value: Iterable[Message]) -> tuple[Message, ...]:

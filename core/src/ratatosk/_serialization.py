@@ -43,7 +43,7 @@ import cattrs
 from cattrs.errors import BaseValidationError, ForbiddenExtraKeysError
 from cattrs.gen import make_dict_structure_fn
 
-from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes, messaging_error
+from ._errors import ErrorInfo, MessagingError, MessagingErrorCodes
 from ._models import CONTENT_CLASSES, MessageContentType
 from ._results import Err, Ok
 from ._values import parse_datetime
@@ -468,7 +468,7 @@ def unstructure(obj: Any, unstructure_as: Any = None) -> Any:
     except Exception as exc:
         detail = str(exc) if isinstance(exc, UnserializableValue) else type(exc).__name__
         raise MessagingError(
-            messaging_error(
+            ErrorInfo(
                 MessagingErrorCodes.MESSAGE_SERIALIZATION_FAILED,
                 f"Cannot serialize {type(obj).__name__}: {detail}.",
             )
@@ -494,5 +494,5 @@ def structure(data: Any, cls: type[T]) -> T:
         return structure_or_raise(data, cls)  # type: ignore[no-any-return]
     except PayloadError as exc:
         raise MessagingError(
-            messaging_error(MessagingErrorCodes.MESSAGE_DESERIALIZATION_FAILED, str(exc) + ".")
+            ErrorInfo(MessagingErrorCodes.MESSAGE_DESERIALIZATION_FAILED, str(exc) + ".")
         ) from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 from attrs import field, frozen
+
+from ._headers import EMPTY_HEADERS, Headers, HeadersLike
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 JSON_CONTENT_TYPE = "application/json"
@@ -14,7 +16,6 @@ TEXT_CONTENT_TYPE = "text/plain"
 XML_CONTENT_TYPE = "application/xml"
 BINARY_CONTENT_TYPE = "application/octet-stream"
 
-Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 class InvalidSourceData(ValueError):
@@ -83,13 +84,6 @@ def _parse_form(text: str) -> list[tuple[str, str]]:
     return items
 
 
-def _headers(value: Headers | None) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple((str(k), str(v)) for k, v in items)
-
-
 def _body(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
@@ -106,12 +100,12 @@ class MessageSource:
     content_type: str = FORM_CONTENT_TYPE
     method: str = "POST"
     url: str | None = None
-    headers: tuple[tuple[str, str], ...] = field(default=(), converter=_headers)
+    headers: Headers = field(default=EMPTY_HEADERS, converter=Headers)
 
     # -- factories ------------------------------------------------------------------------
     @classmethod
     def url_post(
-        cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
+        cls, body: str | bytes, *, url: str | None = None, headers: HeadersLike | None = None
     ) -> MessageSource:
         """A form-encoded POST (``application/x-www-form-urlencoded``), as Twilio sends."""
         return cls(body, FORM_CONTENT_TYPE, "POST", url, headers)
@@ -122,7 +116,7 @@ class MessageSource:
         body: str | bytes | Mapping[str, Any] | list[Any],
         *,
         url: str | None = None,
-        headers: Headers | None = None,
+        headers: HeadersLike | None = None,
     ) -> MessageSource:
         """A JSON POST; a mapping or list is serialised for you."""
         if isinstance(body, (str, bytes)):
@@ -135,7 +129,7 @@ class MessageSource:
 
     @classmethod
     def text(
-        cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
+        cls, body: str | bytes, *, url: str | None = None, headers: HeadersLike | None = None
     ) -> MessageSource:
         return cls(body, TEXT_CONTENT_TYPE, "POST", url, headers)
 
@@ -146,24 +140,20 @@ class MessageSource:
         *,
         content_type: str = BINARY_CONTENT_TYPE,
         url: str | None = None,
-        headers: Headers | None = None,
+        headers: HeadersLike | None = None,
     ) -> MessageSource:
         return cls(body, content_type, "POST", url, headers)
 
     @classmethod
     def xml(
-        cls, body: str | bytes, *, url: str | None = None, headers: Headers | None = None
+        cls, body: str | bytes, *, url: str | None = None, headers: HeadersLike | None = None
     ) -> MessageSource:
         return cls(body, XML_CONTENT_TYPE, "POST", url, headers)
 
     # -- reading --------------------------------------------------------------------------
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first header of that name (case-insensitive), or ``default``."""
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key == name or key.lower() == lowered:  # (spelled as asked: no lower() needed)
-                return value
-        return default
+        return self.headers.get(name, default)
 
     @property
     def media_type(self) -> str:

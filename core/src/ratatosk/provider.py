@@ -12,8 +12,9 @@ A provider (Twilio's, or a third party's in another repository) imports from her
   :class:`operation` to declare an extra operation once (async and blocking), effects
   (:class:`Sleep`) and :func:`immediately`.
 - HTTP values for flows: :class:`HttpRequest`, :class:`HttpResponse`, :class:`TransportError`.
-- Errors: :class:`ErrorInfo`, :class:`ValidationIssue`, the code sets, :func:`messaging_error`,
-  :func:`connector_error`.
+- Errors: :class:`ErrorInfo` (its domain follows from the code), :class:`ValidationIssue`, the
+  code sets and their base :class:`ErrorCode` (a provider's own codes derive from it).
+- Headers: :class:`Headers`, the one header type of requests, responses and webhook sources.
 - Schemas: :class:`ChannelSchema` and its parts, :data:`COMMON_PARAMETERS`.
 - Webhooks: :class:`MessageSource`, :class:`WebhookKind`, :class:`WebhookReply`, the
   de-duplication store protocol and its in-memory default.
@@ -23,12 +24,12 @@ A provider (Twilio's, or a third party's in another repository) imports from her
 from ._dedup import DeduplicationStore, InMemoryDeduplicationStore
 from ._errors import (
     ConnectorErrorCodes,
+    ErrorCode,
     ErrorInfo,
     MessagingErrorCodes,
     ValidationIssue,
-    connector_error,
-    messaging_error,
 )
+from ._headers import Headers
 from ._source import InvalidSourceData, MessageSource
 from ._webhooks import WebhookKind, WebhookReply
 from .connector import (
@@ -72,8 +73,10 @@ __all__ = [
     "ConnectorErrorCodes",
     "ConnectorState",
     "DeduplicationStore",
+    "ErrorCode",
     "ErrorInfo",
     "Flow",
+    "Headers",
     "HttpRequest",
     "HttpResponse",
     "InMemoryDeduplicationStore",
@@ -89,9 +92,7 @@ __all__ = [
     "ValidationIssue",
     "WebhookKind",
     "WebhookReply",
-    "connector_error",
     "hookimpl",
     "immediately",
-    "messaging_error",
     "operation",
 ]

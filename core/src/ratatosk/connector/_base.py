@@ -34,12 +34,11 @@ from attrs import evolve
 
 from .._errors import (
     ConnectorErrorCodes,
+    ErrorCode,
     ErrorInfo,
     MessagingError,
     MessagingErrorCodes,
     ValidationIssue,
-    connector_error,
-    messaging_error,
 )
 from .._models import Message
 from .._ratelimit import TokenBucket
@@ -70,7 +69,7 @@ from .._source import MessageSource
 from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
-from ..schema import ChannelCapability, ChannelSchema
+from ..schema import COMMON_PARAMETERS, ChannelCapability, ChannelSchema
 from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
 from ._batch import BatchSource
 from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
@@ -134,14 +133,10 @@ OPERATION_CAPABILITIES: Mapping[str, ChannelCapability] = MappingProxyType({
 })
 """The capability that gates each public operation (the others are never gated)."""
 
-COMMON_DEFAULTS: Mapping[str, float | int] = MappingProxyType({
-    "Timeout": 30.0,
-    "MaxRetries": 3,
-    "RetryBaseDelay": 0.5,
-    "RetryMaxDelay": 30.0,
-    "MessagesPerSecond": 0.0,
-})
-"""The common parameters the base reads, and their defaults when a schema does not declare them."""
+COMMON_DEFAULTS: Mapping[str, float | int] = MappingProxyType(
+    {parameter.name: parameter.default for parameter in COMMON_PARAMETERS})
+"""The common parameters the base reads, and their defaults when a schema does not declare them
+(derived from :data:`~ratatosk.COMMON_PARAMETERS`, their one source)."""
 
 _CONNECTOR_CODES = frozenset(ConnectorErrorCodes.all_codes())
 
@@ -291,7 +286,7 @@ class Connector(Generic[S]):
         if schema.lower() in folded:
             return folded[schema.lower()]
         names = ", ".join(sorted(cls.presets or {})) or "none"
-        raise MessagingError(messaging_error(
+        raise MessagingError(ErrorInfo(
             MessagingErrorCodes.INVALID_CONFIGURATION,
             f"{cls.provider}/{cls.connector_type} has no preset {schema!r}; presets: {names}"))
 
@@ -457,7 +452,7 @@ class Connector(Generic[S]):
         issues = tuple(issues)
         count = len(issues)
         listing = "; ".join(f"{issue.field}: {issue.message}" for issue in issues)
-        return connector_error(
+        return ErrorInfo(
             ConnectorErrorCodes.MESSAGE_VALIDATION_FAILED,
             f"the message is not valid for {self._schema.name or self._schema.identity}: "
             f"{count} problem{'s' if count != 1 else ''} found ({listing})",
@@ -469,9 +464,10 @@ class Connector(Generic[S]):
         text = self.scrub(f"{type(exc).__name__}: {exc}")
         _log.error("%s on %r raised %s", operation, self, text)
         self._log_traceback(exc)
-        make = connector_error if code in _CONNECTOR_CODES else messaging_error
-        return Err(make(code, f"{operation} failed unexpectedly: {text}",
-                                 details={"exception": type(exc).__name__}))
+        if not isinstance(code, ErrorCode) and code in _CONNECTOR_CODES:
+            code = ConnectorErrorCodes(code)  # the domain follows from the code
+        return Err(ErrorInfo(code, f"{operation} failed unexpectedly: {text}",
+                             details={"exception": type(exc).__name__}))
 
     def run_flow(
         self,
@@ -526,7 +522,7 @@ class Connector(Generic[S]):
 
     # -- errors ------------------------------------------------------------------------------
     def _not_implemented(self, operation: str) -> ErrorInfo:
-        return connector_error(
+        return ErrorInfo(
             ConnectorErrorCodes.CAPABILITY_NOT_SUPPORTED,
             f"{type(self).__qualname__} does not implement {operation}",
             details={"operation": operation},
@@ -534,7 +530,7 @@ class Connector(Generic[S]):
 
     def _unsupported(self, capability: ChannelCapability, operation: str) -> ErrorInfo:
         schema = self._schema
-        return connector_error(
+        return ErrorInfo(
             ConnectorErrorCodes.CAPABILITY_NOT_SUPPORTED,
             f"{operation} needs the {capability.name} capability, which the schema "
             f"{schema.name or schema.identity} does not declare",
@@ -542,7 +538,7 @@ class Connector(Generic[S]):
         )
 
     def _shut_down_error(self, operation: str) -> ErrorInfo:
-        return connector_error(
+        return ErrorInfo(
             ConnectorErrorCodes.CONNECTOR_SHUT_DOWN,
             f"{operation} was called on a connector that is shut down",
             details={"operation": operation},
@@ -567,7 +563,7 @@ class Connector(Generic[S]):
             summary = "no response came back (the request is safe to repeat)"
         else:
             summary = "no response came back; the provider may have received the request"
-        return messaging_error(
+        return ErrorInfo(
             code,
             f"{method} request failed: {summary} ({self.scrub(str(exc))})",
             retryable=(not sent) or idempotent,
@@ -589,12 +585,12 @@ class Connector(Generic[S]):
             if state is _READY:
                 if lazy:
                     return Ok(None)
-                return Err(connector_error(ConnectorErrorCodes.ALREADY_INITIALIZED,
-                                                    "the connector is already initialized"))
+                return Err(ErrorInfo(ConnectorErrorCodes.ALREADY_INITIALIZED,
+                                     "the connector is already initialized"))
             if state in _CLOSED:
                 return Err(self._shut_down_error("initialize"))
             if state is ConnectorState.INITIALIZING:  # re-entered from setup()
-                return Err(connector_error(
+                return Err(ErrorInfo(
                     ConnectorErrorCodes.INITIALIZATION_ERROR,
                     "an operation was called while the connector was initializing"))
             if state is ConnectorState.ERROR and lazy:
@@ -622,7 +618,7 @@ class Connector(Generic[S]):
 
     def _resolve_parameters(self) -> ErrorInfo | None:
         if self._settings_problem is not None:
-            return messaging_error(
+            return ErrorInfo(
                 MessagingErrorCodes.INVALID_CONFIGURATION, self._settings_problem,
                 issues=(ValidationIssue("settings", self._settings_problem, "syntax"),))
         resolved = self._schema.resolve_settings(self._settings)
@@ -642,7 +638,7 @@ class Connector(Generic[S]):
             if number is not None:
                 parameters.setdefault(name, int(number) if name == "MaxRetries" else number)
         if issues:
-            return messaging_error(
+            return ErrorInfo(
                 MessagingErrorCodes.INVALID_CONFIGURATION,
                 f"{len(issues)} connection setting{'s are' if len(issues) != 1 else ' is'} "
                 "not valid",
@@ -667,7 +663,7 @@ class Connector(Generic[S]):
         if config is None:
             issues = tuple(ValidationIssue(name, self.scrub(text), "type")
                            for name, text in problems)
-            return messaging_error(
+            return ErrorInfo(
                 MessagingErrorCodes.INVALID_CONFIGURATION,
                 f"The connection settings are not valid for {type(self).__qualname__} "
                 f"({len(issues)} problem{'s' if len(issues) != 1 else ''}).",
@@ -822,7 +818,7 @@ class Connector(Generic[S]):
     def batch_item(self, index: int, item: object) -> Generator[Effect, Any, BatchSendResult]:
         """One item of a batch (shared by the async and the thread-pool batch engines)."""
         if not isinstance(item, Message):
-            return BatchSendResult(index, "", Err(connector_error(
+            return BatchSendResult(index, "", Err(ErrorInfo(
                 ConnectorErrorCodes.SEND_BATCH_ERROR,
                 f"batch item {index} is a {type(item).__name__}, not a Message")))
         result = yield from self._send(item, ConnectorErrorCodes.SEND_BATCH_ERROR)
@@ -963,7 +959,7 @@ class Connector(Generic[S]):
                              ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                              self.parse_message_status, source)
         update = result.data
-        if update is not None and update.additional_data.get("duplicate") is not True:
+        if update is not None and not update.is_duplicate:
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
             self.observe("ratatosk_status_received", update=update)
@@ -1030,7 +1026,7 @@ class Connector(Generic[S]):
         problems += (yield CloseTransports())
         self._state = ConnectorState.SHUTDOWN
         if problems:
-            return Err(messaging_error(
+            return Err(ErrorInfo(
                 MessagingErrorCodes.MESSAGING_ERROR,
                 "the connector shut down, with problems: " + self.scrub("; ".join(problems))))
         return Ok(None)

@@ -23,7 +23,7 @@ import attrs
 from attrs import field, frozen
 
 from .. import _values
-from .._errors import MessagingErrorCodes, ValidationIssue, messaging_error
+from .._errors import ErrorInfo, MessagingErrorCodes, ValidationIssue
 from .._models import (
     Content,
     EndpointType,
@@ -706,7 +706,7 @@ class ChannelSchema:
         resolved, issues = self._check_settings(settings)
         if issues and all(issue.code == "credentials" for issue in issues):
             return Err(
-                messaging_error(
+                ErrorInfo(
                     MessagingErrorCodes.MISSING_CREDENTIALS,
                     f"The connection settings for {self.identity} have no complete credentials:"
                     f" give {self._credential_options()}.",
@@ -716,7 +716,7 @@ class ChannelSchema:
         if issues:
             count = "1 problem" if len(issues) == 1 else f"{len(issues)} problems"
             return Err(
-                messaging_error(
+                ErrorInfo(
                     MessagingErrorCodes.INVALID_CONFIGURATION,
                     f"The connection settings are not valid for {self.identity} ({count}).",
                     issues=issues,

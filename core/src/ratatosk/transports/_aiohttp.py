@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
+from .._headers import Headers
 from ._http import HttpRequest, HttpResponse, TransportError
 
 try:
@@ -156,7 +157,8 @@ class AiohttpTransport:
                 **kwargs,
             ) as response:
                 content = await response.read()
-                headers = {name.lower(): value for name, value in response.headers.items()}
+                headers = Headers._of_pairs(tuple(
+                    (name.lower(), value) for name, value in response.headers.items()))
                 return HttpResponse(response.status, headers, content)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _map_error(exc) from exc

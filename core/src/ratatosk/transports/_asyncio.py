@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
+from .._headers import Headers
 from ._h11 import (
     CACHE_LIMIT,
     MAX_RESPONSE_SIZE,
@@ -211,7 +212,7 @@ class AsyncioTransport:
     max_response_size: int = MAX_RESPONSE_SIZE
     _loop: asyncio.AbstractEventLoop | None = field(init=False, default=None, repr=False)
     _pools: dict[Key, _Pool] = field(init=False, factory=dict, repr=False)
-    _prepared: dict[tuple[str, str, tuple[tuple[str, str], ...]], Prepared] = field(
+    _prepared: dict[tuple[str, str, Headers], Prepared] = field(
         init=False, factory=dict, repr=False)
     _open: set[_Connection] = field(init=False, factory=set, repr=False)
     _factory: Callable[[], _Connection] = field(init=False, repr=False)

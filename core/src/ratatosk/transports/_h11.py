@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote, urlsplit
 import h11
 from attrs import define, field
 
+from .._headers import Headers
 from ._http import HttpRequest, HttpResponse, TransportError
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ class HttpConnection:
 
     __slots__ = (
         "_chunked",
+        "_codings",
         "_h11",
         "_head_only",
         "_headers",
@@ -222,7 +224,8 @@ class HttpConnection:
         self._parts: list[bytes] = []
         self._size = 0
         self._status = 0
-        self._headers: dict[str, str] = {}
+        self._headers: tuple[tuple[str, str], ...] = ()
+        self._codings: str | None = None  # the current answer's Content-Encoding values
         self._chunked = False  # the current answer has a chunked body
         self._head_only = False  # the current request is a HEAD: its answer has no body
 
@@ -288,14 +291,20 @@ class HttpConnection:
         return ProtocolError(f"the response body is larger than {self.max_size} bytes")
 
     def _head(self, event: h11.Response) -> None:
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in event.headers:
+        headers: list[tuple[str, str]] = []
+        chunked = False
+        declared = codings = None
+        for raw_name, raw_value in event.headers:  # h11 gives names in lower case
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            previous = headers.get(name)
-            headers[name] = value if previous is None else f"{previous}, {value}"
-        self._status, self._headers = event.status_code, headers
-        self._chunked = "transfer-encoding" in headers
-        declared = headers.get("content-length")
+            headers.append((name, value))
+            if name == "transfer-encoding":
+                chunked = True
+            elif name == "content-length":
+                declared = value  # h11 refused lengths that differ
+            elif name == "content-encoding":
+                codings = value if codings is None else f"{codings}, {value}"
+        self._status, self._headers = event.status_code, tuple(headers)
+        self._chunked, self._codings = chunked, codings
         if (declared is not None and not self._head_only and event.status_code not in (204, 304)
                 and int(declared.partition(",")[0]) > self.max_size):
             raise self._too_large()  # refused at once, before the body arrives
@@ -309,10 +318,10 @@ class HttpConnection:
                 and not conn.trailing_data[0]):  # anything more: out of step
             conn.start_next_cycle()
             self.reusable = True
-        coding = headers.get("content-encoding")
-        if coding is not None:
-            body = decode(body, coding, self.max_size)
-        return HttpResponse(status, headers, body)
+        codings = self._codings
+        if codings is not None:
+            body = decode(body, codings, self.max_size)
+        return HttpResponse(status, Headers._of_pairs(headers), body)
 
 
 def decode(body: bytes, codings: str, limit: int) -> bytes:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
+from .._headers import EMPTY_HEADERS, Headers
 from .._results import Result
 
 if TYPE_CHECKING:  # httpx is imported on first use, not when ratatosk is imported
@@ -27,11 +28,16 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 @frozen(slots=True)
 class HttpRequest:
-    """An HTTP request a flow wants sent. ``idempotent`` defaults from the method."""
+    """An HTTP request a flow wants sent. ``idempotent`` defaults from the method.
+
+    ``headers`` takes :class:`~ratatosk.Headers`, a mapping or ``(name, value)`` pairs (build
+    them once and reuse them: the default transports cache what they prepare per method, URL
+    and headers).
+    """
 
     method: str
     url: str
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: Headers = field(default=EMPTY_HEADERS, converter=Headers)
     content: bytes = b""
     idempotent: bool | None = None
 
@@ -44,14 +50,16 @@ class HttpRequest:
 
 @frozen(slots=True)
 class HttpResponse:
-    """An HTTP response handed back to a flow. Header names are lower case."""
+    """An HTTP response handed back to a flow; ``headers`` are :class:`~ratatosk.Headers`
+    (case-insensitive; the default transports give names in lower case)."""
 
     status_code: int
-    headers: dict[str, str] = field(factory=dict)
+    headers: Headers = field(default=EMPTY_HEADERS, converter=Headers)
     content: bytes = b""
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name.lower(), default)
+        """The first value of header ``name`` (any case), or ``default``."""
+        return self.headers.get(name, default)
 
     @property
     def text(self) -> str:
@@ -116,7 +124,7 @@ def _map_httpx_error(exc: httpx.TransportError) -> TransportError:
 def _to_response(response: httpx.Response) -> HttpResponse:
     return HttpResponse(
         response.status_code,
-        {k.lower(): v for k, v in response.headers.items()},
+        Headers._of_pairs(tuple(response.headers.multi_items())),
         response.content,
     )
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
+from .._headers import Headers
 from ._h11 import (
     CACHE_LIMIT,
     MAX_RESPONSE_SIZE,
@@ -130,7 +131,7 @@ class StdlibSyncTransport:
     max_response_size: int = MAX_RESPONSE_SIZE
     _lock: threading.Lock = field(init=False, factory=threading.Lock, repr=False)
     _pools: dict[Key, _SyncPool] = field(init=False, factory=dict, repr=False)
-    _prepared: dict[tuple[str, str, tuple[tuple[str, str], ...]], Prepared] = field(
+    _prepared: dict[tuple[str, str, Headers], Prepared] = field(
         init=False, factory=dict, repr=False)
     _open: set[_SyncConnection] = field(init=False, factory=set, repr=False)
     _closed: bool = field(init=False, default=False, repr=False)

@@ -31,8 +31,10 @@ from ratatosk import (
     Connector,
     ConnectorHealth,
     Err,
+    ErrorCode,
     ErrorInfo,
     Flow,
+    Headers,
     HttpRequest,
     HttpResponse,
     MediaContent,
@@ -101,15 +103,6 @@ _WHATSAPP_PREFIX = "whatsapp:"
 
 _M = MessagingErrorCodes
 _T = TwilioErrorCodes
-
-
-class _MaskedHeader(str):
-    """A header value whose ``repr`` hides it (the ``Authorization`` header)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'Basic ********'"
 
 
 # urlencode(pairs) without its per-character Python work. For a str, quote_plus maps every byte of
@@ -221,7 +214,7 @@ def _json_object(response: HttpResponse) -> dict[str, Any] | None:
 
 
 # A problem found before any request: (domain, code, issue)
-_Problem = tuple[str, str, ValidationIssue]
+_Problem = tuple[ErrorCode, ValidationIssue]
 
 _SEND_KEYS = ("account_sid", "messaging_service_sid", "num_segments", "num_media", "direction",
               "date_created", "price", "price_unit")
@@ -281,7 +274,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
 
     _send_operation: ClassVar[ApiCall] = ApiCall.SEND
     _status_operation: ClassVar[ApiCall] = ApiCall.STATUS
-    _status_failure: ClassVar[str] = TwilioErrorCodes.STATUS_QUERY_FAILED
+    _status_failure: ClassVar[ErrorCode] = TwilioErrorCodes.STATUS_QUERY_FAILED
 
     # set by setup
     _account_sid: str
@@ -289,8 +282,8 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
     _account_url: str
     _messages_url: str
     _message_prefix: str
-    _get_headers: tuple[tuple[str, str], ...]
-    _post_headers: tuple[tuple[str, str], ...]
+    _get_headers: Headers
+    _post_headers: Headers
     _service_sid: str | None
     _status_callback: str | None
     _webhook_url: str | None
@@ -335,12 +328,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         if problems:
             if missing_credentials and len(problems) == 1:
                 return Err(ErrorInfo(
-                    code=_M.MISSING_CREDENTIALS, domain=_M.DOMAIN,
+                    code=_M.MISSING_CREDENTIALS,
                     message="No Twilio credentials: give AuthToken, or ApiKeySid and "
                             "ApiKeySecret.", issues=tuple(problems)))
             count = len(problems)
             return Err(ErrorInfo(
-                code=_T.INVALID_CONNECTION_SETTINGS, domain=_T.DOMAIN,
+                code=_T.INVALID_CONNECTION_SETTINGS,
                 message=f"The Twilio connection settings are not valid ({count} problem"
                         f"{'s' if count != 1 else ''}).",
                 issues=tuple(problems)))
@@ -353,10 +346,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         self._messages_url = account + "/Messages.json"
         self._message_prefix = account + "/Messages/"
         credentials = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
-        auth = ("Authorization", _MaskedHeader("Basic " + credentials))
-        common = (auth, ("Accept", "application/json"), ("User-Agent", USER_AGENT))
-        self._get_headers = common
-        self._post_headers = (*common, ("Content-Type", "application/x-www-form-urlencoded"))
+        # built once, reused by every request (Headers' repr masks Authorization)
+        common = (("Authorization", "Basic " + credentials), ("Accept", "application/json"),
+                  ("User-Agent", USER_AGENT))
+        self._get_headers = Headers(common)
+        self._post_headers = Headers(
+            (*common, ("Content-Type", "application/x-www-form-urlencoded")))
 
         self._service_sid = config.messaging_service_sid or None
         self._status_callback = config.status_callback or None
@@ -404,7 +399,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         data = _json_object(response)
         if data is None:
             return Err(ErrorInfo(
-                code=_T.STATUS_ERROR, domain=_T.DOMAIN,
+                code=_T.STATUS_ERROR,
                 message="Twilio's account answer is not a JSON object",
                 details={"http_status": response.status_code}))
         status = data.get("status")
@@ -453,7 +448,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         pairs: list[tuple[str, str]] = []
         receiver = message.receiver
         if receiver is None:  # the schema check catches this first
-            problems.append((_M.DOMAIN, _M.INVALID_RECIPIENT,
+            problems.append((_M.INVALID_RECIPIENT,
                              ValidationIssue("receiver", "The message has no receiver.",
                                              "required")))
         else:
@@ -467,7 +462,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
             if sender_address is not None and self._service_sid is None:
                 pairs.append(("From", sender_address))
         elif self._service_sid is None:
-            problems.append((_T.DOMAIN, _T.MISSING_FROM_NUMBER, ValidationIssue(
+            problems.append((_T.MISSING_FROM_NUMBER, ValidationIssue(
                 "sender", "The message has no sender and no MessagingServiceSid is configured.",
                 "required")))
         self._content(message, pairs, problems)
@@ -486,7 +481,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
             return address
         hint = (" (WhatsApp addresses go through the twilio/whatsapp connector)"
                 if address.lower().startswith(_WHATSAPP_PREFIX) else "")
-        problems.append((_M.DOMAIN, _M.INVALID_RECIPIENT, ValidationIssue(
+        problems.append((_M.INVALID_RECIPIENT, ValidationIssue(
             "receiver", f"{address!r} is not an E.164 phone number such as +15550002222{hint}.",
             "format")))
         return None
@@ -496,7 +491,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         if (_E164.fullmatch(address) or _SHORT_CODE.fullmatch(address)
                 or _ALPHA_SENDER.fullmatch(address)):
             return address
-        problems.append((_T.DOMAIN, _T.INVALID_SENDER, ValidationIssue(
+        problems.append((_T.INVALID_SENDER, ValidationIssue(
             "sender", f"{address!r} is not an E.164 phone number, a short code or an "
                       "alphanumeric sender ID.", "format")))
         return None
@@ -517,45 +512,45 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
             elif isinstance(part, TemplateContent):
                 templates.append(part)
             elif part is None:
-                problems.append((_M.DOMAIN, _M.INVALID_MESSAGE, ValidationIssue(
+                problems.append((_M.INVALID_MESSAGE, ValidationIssue(
                     "content", "The message has no content.", "required")))
             else:
-                problems.append((_M.DOMAIN, _M.UNSUPPORTED_CONTENT_TYPE, ValidationIssue(
+                problems.append((_M.UNSUPPORTED_CONTENT_TYPE, ValidationIssue(
                     "content", f"Twilio cannot send {part.kind.value.replace('_', ' ')} "
                                "content.", "unsupported_content")))
         if texts:
             body = texts[0] if len(texts) == 1 else "\n".join(texts)
             if len(body) > MAX_BODY_LENGTH:
-                problems.append((_M.DOMAIN, _M.MESSAGE_TOO_LARGE, ValidationIssue(
+                problems.append((_M.MESSAGE_TOO_LARGE, ValidationIssue(
                     "content", f"The body has {len(body)} characters; Twilio accepts at most "
                                f"{MAX_BODY_LENGTH}.", "max_length")))
             pairs.append(("Body", body))
         if media:
             if len(media) > MAX_MEDIA:
-                problems.append((_M.DOMAIN, _M.INVALID_MESSAGE, ValidationIssue(
+                problems.append((_M.INVALID_MESSAGE, ValidationIssue(
                     "content", f"The message has {len(media)} media attachments; Twilio accepts "
                                f"at most {MAX_MEDIA}.", "max_items")))
             for index, item in enumerate(media):
                 url = item.file_url
                 if url is None:
-                    problems.append((_M.DOMAIN, _M.INVALID_MESSAGE, ValidationIssue(
+                    problems.append((_M.INVALID_MESSAGE, ValidationIssue(
                         f"media[{index}]", "Twilio fetches media from a URL; inline data cannot "
                                            "be sent.", "required")))
                 elif not _http_url(url):
-                    problems.append((_M.DOMAIN, _M.INVALID_MESSAGE, ValidationIssue(
+                    problems.append((_M.INVALID_MESSAGE, ValidationIssue(
                         f"media[{index}]", f"The media URL {url!r} is not an absolute http(s) "
                                            "URL.", "format")))
                 else:
                     pairs.append(("MediaUrl", url))
         if templates:
             if len(templates) > 1:
-                problems.append((_M.DOMAIN, _M.INVALID_MESSAGE, ValidationIssue(
+                problems.append((_M.INVALID_MESSAGE, ValidationIssue(
                     "content", "A message can use one template only.", "max_items")))
             template = templates[0]
             sid = template.template_id.strip()
             if not _CONTENT_SID.fullmatch(sid):
                 shown = f"{sid!r} is not" if sid else "an empty template id is not"
-                problems.append((_T.DOMAIN, _T.MISSING_CONTENT_SID, ValidationIssue(
+                problems.append((_T.MISSING_CONTENT_SID, ValidationIssue(
                     "content.template_id", f"The template needs a Content SID (HX followed by 32 "
                                            f"hex digits); {shown} one.", "format")))
             else:
@@ -573,7 +568,7 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         extra: list[tuple[str, str]] = []
 
         def bad(name: str, text: str, code: str = "invalid") -> None:
-            problems.append((_T.DOMAIN, _T.INVALID_MESSAGE,
+            problems.append((_T.INVALID_MESSAGE,
                              ValidationIssue(f"properties.{name}", text, code)))
 
         for name in _BOOLEAN_PROPERTIES:
@@ -682,18 +677,16 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         return None
 
     def _local_error(self, problems: list[_Problem]) -> ErrorInfo:
-        domain, code, _ = problems[0]
-        issues = tuple(issue for _, _, issue in problems)
+        code, _ = problems[0]
+        issues = tuple(issue for _, issue in problems)
         summary = "; ".join(issue.message for issue in issues[:3])
         if len(issues) > 3:
             summary += f"; and {len(issues) - 3} more"
-        return ErrorInfo(code=code, domain=domain,
-                         message=f"The message was not sent: {summary}", issues=issues)
+        return ErrorInfo(code=code, message=f"The message was not sent: {summary}", issues=issues)
 
-    def _bad_sid(self, sid: str, code: str) -> ErrorInfo:
-        domain = _T.DOMAIN if code in _T.all_codes() else _M.DOMAIN
+    def _bad_sid(self, sid: str, code: ErrorCode) -> ErrorInfo:
         return ErrorInfo(
-            code=code, domain=domain,
+            code=code,
             message=f"{sid!r} is not a Twilio message SID (SM or MM followed by 32 hex digits)",
             issues=(ValidationIssue("remote_id", "must be SM or MM followed by 32 hex digits",
                                     "pattern"),))
@@ -705,10 +698,9 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         data = _json_object(response)
         sid = data.get("sid") if data is not None else None
         if data is None or not isinstance(sid, str) or not sid:
-            domain, code = ((_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED) if self.whatsapp
-                            else (_M.DOMAIN, _M.SEND_MESSAGE_FAILED))
+            code = _T.SEND_WHATSAPP_MESSAGE_FAILED if self.whatsapp else _M.SEND_MESSAGE_FAILED
             return Err(ErrorInfo(
-                code=code, domain=domain, outcome_unknown=True,
+                code=code, outcome_unknown=True,
                 message=f"Twilio answered HTTP {response.status_code} without a message SID; "
                         "the message may have been accepted, so it is not sent again",
                 details={"http_status": response.status_code}))
@@ -724,13 +716,12 @@ class TwilioConnectorBase(TwilioWebhookMixin, Connector[TwilioSettings]):
         ))
 
     def _parse_status(
-        self, sid: str, response: HttpResponse, failure_code: str
+        self, sid: str, response: HttpResponse, failure_code: ErrorCode
     ) -> Result[StatusUpdate]:
         data = _json_object(response)
         if data is None:
-            domain = _T.DOMAIN if failure_code in _T.all_codes() else _M.DOMAIN
             return Err(ErrorInfo(
-                code=failure_code, domain=domain,
+                code=failure_code,
                 message=f"Twilio's answer about {sid} is not a JSON object",
                 details={"http_status": response.status_code}))
         provider_status = data.get("status")
@@ -788,7 +779,7 @@ class TwilioSmsConnector(TwilioConnectorBase):
         text = message.text
         if text is None:
             return Err(ErrorInfo(
-                code=_M.UNSUPPORTED_CONTENT_TYPE, domain=_M.DOMAIN,
+                code=_M.UNSUPPORTED_CONTENT_TYPE,
                 message="Only a message with text can be estimated."))
         smart = message.properties.get("SmartEncoded")
         if smart is None:
@@ -798,7 +789,7 @@ class TwilioSmsConnector(TwilioConnectorBase):
         flag = _bool_text(smart) if smart is not None else "false"
         if flag is None:
             return Err(ErrorInfo(
-                code=_T.INVALID_MESSAGE, domain=_T.DOMAIN,
+                code=_T.INVALID_MESSAGE,
                 message="The SmartEncoded property must be true or false.",
                 issues=(ValidationIssue("properties.SmartEncoded", "must be true or false",
                                         "type"),)))
@@ -821,7 +812,7 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(WHATSAPP_PRESETS)
     _send_operation: ClassVar[ApiCall] = ApiCall.SEND_WHATSAPP
     _status_operation: ClassVar[ApiCall] = ApiCall.STATUS_WHATSAPP
-    _status_failure: ClassVar[str] = TwilioErrorCodes.WHATSAPP_STATUS_QUERY_FAILED
+    _status_failure: ClassVar[ErrorCode] = TwilioErrorCodes.WHATSAPP_STATUS_QUERY_FAILED
 
     @staticmethod
     def _whatsapp_address(address: str) -> str | None:
@@ -837,7 +828,7 @@ class TwilioWhatsAppConnector(TwilioConnectorBase):
     ) -> str | None:
         normalized = self._whatsapp_address(address)
         if normalized is None:
-            problems.append((_T.DOMAIN, _T.INVALID_WHATSAPP_NUMBER, ValidationIssue(
+            problems.append((_T.INVALID_WHATSAPP_NUMBER, ValidationIssue(
                 field, f"{address.strip()!r} is not a WhatsApp address "
                        f"(whatsapp:+E164, e.g. {example}).", "format")))
         return normalized

@@ -13,14 +13,14 @@ import enum
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 from ratatosk import (
     ConnectorErrorCodes,
+    ErrorCode,
     ErrorInfo,
     HttpResponse,
     MessagingErrorCodes,
-    ValidationIssue,
 )
 
 __all__ = [
@@ -30,16 +30,14 @@ __all__ = [
     "TwilioErrorCodes",
     "map_api_error",
     "parse_retry_after",
-    "twilio_error",
 ]
 
 TWILIO_DOMAIN = "Twilio"
 
 
-class TwilioErrorCodes:
+class TwilioErrorCodes(ErrorCode, domain=TWILIO_DOMAIN):
     """Twilio-specific error codes (domain ``Twilio``); each value is its own name."""
 
-    DOMAIN: ClassVar[str] = TWILIO_DOMAIN
     INVALID_CONNECTION_SETTINGS = "INVALID_CONNECTION_SETTINGS"
     """Connection settings failed validation (schema checks and Twilio's own rules)."""
     MISSING_FROM_NUMBER = "MISSING_FROM_NUMBER"
@@ -66,26 +64,6 @@ class TwilioErrorCodes:
     RECEIVE_STATUS_FAILED = "RECEIVE_STATUS_FAILED"
     """A status callback webhook could not be processed."""
 
-    @classmethod
-    def all_codes(cls) -> tuple[str, ...]:
-        """Every code, in definition order."""
-        return tuple(
-            value
-            for name, value in vars(cls).items()
-            if name.isupper() and name != "DOMAIN" and isinstance(value, str)
-        )
-
-
-def twilio_error(
-    code: str,
-    message: str,
-    *,
-    issues: tuple[ValidationIssue, ...] = (),
-    **kwargs: Any,
-) -> ErrorInfo:
-    """An :class:`ErrorInfo` in the ``Twilio`` domain."""
-    return ErrorInfo(code=code, message=message, domain=TWILIO_DOMAIN, issues=issues, **kwargs)
-
 
 class ApiCall(str, enum.Enum):
     """The kind of request an API error answered; it picks the fallback code."""
@@ -101,41 +79,41 @@ class ApiCall(str, enum.Enum):
 _M = MessagingErrorCodes
 _T = TwilioErrorCodes
 
-API_ERROR_MAP: Mapping[int, tuple[str, str]] = MappingProxyType(
+API_ERROR_MAP: Mapping[int, ErrorCode] = MappingProxyType(
     {
         # the seed's table
-        21211: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # Invalid 'To' Phone Number
-        21610: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # unsubscribed recipient (STOP)
-        21614: (_M.DOMAIN, _M.INVALID_SENDER),  # 'To' is not a mobile number (seed: sender)
-        21408: (_M.DOMAIN, _M.INVALID_SENDER),  # region not enabled (seed: sender)
-        20001: (_M.DOMAIN, _M.INVALID_MESSAGE),  # unknown parameters
+        21211: _M.INVALID_RECIPIENT,  # Invalid 'To' Phone Number
+        21610: _M.INVALID_RECIPIENT,  # unsubscribed recipient (STOP)
+        21614: _M.INVALID_SENDER,  # 'To' is not a mobile number (seed: sender)
+        21408: _M.INVALID_SENDER,  # region not enabled (seed: sender)
+        20001: _M.INVALID_MESSAGE,  # unknown parameters
         # the issue's additions
-        20003: (_M.DOMAIN, _M.INVALID_CREDENTIALS),  # authentication
-        20429: (_M.DOMAIN, _M.RATE_LIMITED),  # too many requests
-        21617: (_M.DOMAIN, _M.MESSAGE_TOO_LARGE),  # body over 1600 characters
-        21212: (_M.DOMAIN, _M.INVALID_SENDER),  # invalid From number
-        21606: (_M.DOMAIN, _M.INVALID_SENDER),  # From cannot message this destination
-        21603: (_M.DOMAIN, _M.MISSING_SENDER),  # From or MessagingServiceSid required
-        21612: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # 'To' not reachable via SMS
+        20003: _M.INVALID_CREDENTIALS,  # authentication
+        20429: _M.RATE_LIMITED,  # too many requests
+        21617: _M.MESSAGE_TOO_LARGE,  # body over 1600 characters
+        21212: _M.INVALID_SENDER,  # invalid From number
+        21606: _M.INVALID_SENDER,  # From cannot message this destination
+        21603: _M.MISSING_SENDER,  # From or MessagingServiceSid required
+        21612: _M.INVALID_RECIPIENT,  # 'To' not reachable via SMS
         # further request errors with an obvious meaning
-        21604: (_M.DOMAIN, _M.INVALID_RECIPIENT),  # 'To' required
-        21602: (_M.DOMAIN, _M.INVALID_MESSAGE),  # body required
-        21620: (_M.DOMAIN, _M.INVALID_MESSAGE),  # invalid media URL
-        21623: (_M.DOMAIN, _M.INVALID_MESSAGE),  # too many media
-        21624: (_M.DOMAIN, _M.INVALID_MESSAGE),  # invalid validity period
-        21654: (_T.DOMAIN, _T.MISSING_CONTENT_SID),  # ContentSid required
+        21604: _M.INVALID_RECIPIENT,  # 'To' required
+        21602: _M.INVALID_MESSAGE,  # body required
+        21620: _M.INVALID_MESSAGE,  # invalid media URL
+        21623: _M.INVALID_MESSAGE,  # too many media
+        21624: _M.INVALID_MESSAGE,  # invalid validity period
+        21654: _T.MISSING_CONTENT_SID,  # ContentSid required
     }
 )
-"""Twilio API error code -> (domain, framework code); other codes get the operation's fallback."""
+"""Twilio API error code -> framework code; other codes get the operation's fallback."""
 
-_FALLBACK: Mapping[ApiCall, tuple[str, str]] = MappingProxyType(
+_FALLBACK: Mapping[ApiCall, ErrorCode] = MappingProxyType(
     {
-        ApiCall.SEND: (_M.DOMAIN, _M.SEND_MESSAGE_FAILED),
-        ApiCall.SEND_WHATSAPP: (_T.DOMAIN, _T.SEND_WHATSAPP_MESSAGE_FAILED),
-        ApiCall.STATUS: (_T.DOMAIN, _T.STATUS_QUERY_FAILED),
-        ApiCall.STATUS_WHATSAPP: (_T.DOMAIN, _T.WHATSAPP_STATUS_QUERY_FAILED),
-        ApiCall.CANCEL: (_M.DOMAIN, _M.MESSAGING_ERROR),
-        ApiCall.ACCOUNT: (_T.DOMAIN, _T.STATUS_ERROR),
+        ApiCall.SEND: _M.SEND_MESSAGE_FAILED,
+        ApiCall.SEND_WHATSAPP: _T.SEND_WHATSAPP_MESSAGE_FAILED,
+        ApiCall.STATUS: _T.STATUS_QUERY_FAILED,
+        ApiCall.STATUS_WHATSAPP: _T.WHATSAPP_STATUS_QUERY_FAILED,
+        ApiCall.CANCEL: _M.MESSAGING_ERROR,
+        ApiCall.ACCOUNT: _T.STATUS_ERROR,
     }
 )
 
@@ -210,11 +188,11 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
     outcome_unknown = False
     if (status == 401 or twilio_code == 20003) and operation is ApiCall.ACCOUNT:
         # test_connection / health: the connector itself cannot authenticate
-        domain, code = ConnectorErrorCodes.DOMAIN, ConnectorErrorCodes.AUTHENTICATION_FAILED
+        code: ErrorCode = ConnectorErrorCodes.AUTHENTICATION_FAILED
     elif status == 401 or twilio_code == 20003:
-        domain, code = _M.DOMAIN, _M.INVALID_CREDENTIALS
+        code = _M.INVALID_CREDENTIALS
     elif status == 429 or twilio_code == 20429:
-        domain, code = _M.DOMAIN, _M.RATE_LIMITED
+        code = _M.RATE_LIMITED
         retryable = True
         retry_after = parse_retry_after(response.header("retry-after"))
     elif (
@@ -223,9 +201,9 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
         and twilio_code in API_ERROR_MAP
         and twilio_code not in _ANY_OPERATION
     ):
-        domain, code = API_ERROR_MAP[twilio_code]
+        code = API_ERROR_MAP[twilio_code]
     else:
-        domain, code = _FALLBACK[operation]
+        code = _FALLBACK[operation]
         if status >= 500:
             if operation in _SENDS:
                 outcome_unknown = True
@@ -250,7 +228,6 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
     return ErrorInfo(
         code=code,
         message=text,
-        domain=domain,
         provider_code=str(twilio_code) if twilio_code is not None else None,
         retryable=retryable,
         retry_after=retry_after,

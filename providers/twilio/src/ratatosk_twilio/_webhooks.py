@@ -15,7 +15,7 @@ the first failure with an error result (nothing raised, nothing recorded, nothin
 4. de-duplication: the webhook's key (``I-Twilio-Idempotency-Token``, else MessageSid plus status)
    is recorded in the connector's :class:`~ratatosk.DeduplicationStore` only now, so a rejected
    request never poisons the store. A retry yields ``ReceiveResult(is_duplicate=True)`` /
-   a ``StatusUpdate`` with ``additional_data["duplicate"] = True``.
+   ``StatusUpdate(is_duplicate=True)``.
 
 An unexpected failure inside these steps (a bug, a de-duplication store that is down) is reported
 as ``RECEIVE_MESSAGE_FAILED`` / ``RECEIVE_STATUS_FAILED`` (domain ``Twilio``) and logged.
@@ -45,6 +45,7 @@ from ratatosk import (
     Endpoint,
     EndpointType,
     Err,
+    ErrorCode,
     ErrorInfo,
     InvalidSourceData,
     LocationContent,
@@ -66,9 +67,9 @@ from ratatosk import (
     parse_bool,
     parse_int,
 )
-from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore, messaging_error
+from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore
 
-from ._errors import API_ERROR_MAP, TwilioErrorCodes, twilio_error
+from ._errors import API_ERROR_MAP, TwilioErrorCodes
 from ._status import map_twilio_status
 
 if TYPE_CHECKING:
@@ -156,14 +157,14 @@ class _WebhookDataError(Exception):
 
 def _data_error(message: str, *, issues: Iterable[ValidationIssue] = (),
                 details: Mapping[str, Any] | None = None) -> ErrorInfo:
-    return messaging_error(MessagingErrorCodes.INVALID_WEBHOOK_DATA, message,
-                           issues=tuple(issues), details=dict(details or {}))
+    return ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_DATA, message,
+                     issues=tuple(issues), details=dict(details or {}))
 
 
 def _signature_error(message: str, reason: str,
                      context: Mapping[str, Any] | None = None) -> ErrorInfo:
-    return messaging_error(MessagingErrorCodes.INVALID_WEBHOOK_SIGNATURE, message,
-                           details={"reason": reason, **(context or {})})
+    return ErrorInfo(MessagingErrorCodes.INVALID_WEBHOOK_SIGNATURE, message,
+                     details={"reason": reason, **(context or {})})
 
 
 # -- URL --------------------------------------------------------------------------------------
@@ -548,18 +549,17 @@ def callback_error(code: int, status: str, fallback_message: str | None) -> Erro
     info = describe_twilio_error(code)
     description = (info.message if info else None) or fallback_message or f"Twilio error {code}"
     more_info = info.more_info if info else f"https://www.twilio.com/docs/errors/{code}"
+    framework_code: ErrorCode
     if code in API_ERROR_MAP:
-        domain, framework_code = API_ERROR_MAP[code]
+        framework_code = API_ERROR_MAP[code]
     elif code in _RECIPIENT_ERRORS:
-        domain, framework_code = MessagingErrorCodes.DOMAIN, MessagingErrorCodes.INVALID_RECIPIENT
+        framework_code = MessagingErrorCodes.INVALID_RECIPIENT
     elif code == 30001:  # queue overflow
-        domain, framework_code = MessagingErrorCodes.DOMAIN, MessagingErrorCodes.RATE_LIMITED
+        framework_code = MessagingErrorCodes.RATE_LIMITED
     else:
-        domain = MessagingErrorCodes.DOMAIN
         framework_code = MessagingErrorCodes.MESSAGE_ROUTING_FAILED
     return ErrorInfo(
         code=framework_code,
-        domain=domain,
         message=f"Twilio reported the message {status}: error {code} ({description})",
         provider_code=str(code),
         details={"twilio_code": code, "twilio_message": description, "more_info": more_info},
@@ -576,7 +576,7 @@ def parse_status_callback(
     Price/PriceUnit and NumSegments are parsed when present; RawDlrDoneDate (``YYMMDDhhmm``, UTC)
     becomes ``date_updated`` (a carrier's malformed date is kept verbatim, not parsed, and does
     not reject the callback). ``additional_data`` holds every field verbatim (EventType for
-    WhatsApp, unknown fields), plus ``channel`` and ``duplicate``.
+    WhatsApp, unknown fields), plus ``channel``.
 
     Raises ``_WebhookDataError`` (internal) with every problem found.
     """
@@ -629,7 +629,6 @@ def _status_callback(first: _First, repeated: _Repeated,
     additional["channel"] = _channel(first.get("From"), first.get("To")) or (
         (first.get("ChannelPrefix") or "sms").lower()
     )
-    additional["duplicate"] = False
     return StatusUpdate(
         remote_message_id=sid,
         status=map_twilio_status(status),
@@ -927,7 +926,7 @@ class TwilioWebhookMixin:
             return Ok(ReceiveResult(messages=batch, additional_data=info))
         except Exception as exc:  # a bug or a failing store: an error result, never a traceback
             logger.exception("inbound message webhook processing failed")
-            return Err(twilio_error(
+            return Err(ErrorInfo(
                 TwilioErrorCodes.RECEIVE_MESSAGE_FAILED,
                 f"the inbound message webhook could not be processed ({type(exc).__name__})",
             ))
@@ -948,11 +947,11 @@ class TwilioWebhookMixin:
             if duplicate:
                 logger.info("duplicate status callback %s/%s ignored",
                             update.remote_message_id, update.provider_status)
-            data = {**update.additional_data, "duplicate": duplicate, "dedup_key": key}
-            return Ok(attrs.evolve(update, additional_data=data))
+            data = {**update.additional_data, "dedup_key": key}
+            return Ok(attrs.evolve(update, additional_data=data, is_duplicate=duplicate))
         except Exception as exc:
             logger.exception("status callback processing failed")
-            return Err(twilio_error(
+            return Err(ErrorInfo(
                 TwilioErrorCodes.RECEIVE_STATUS_FAILED,
                 f"the status callback could not be processed ({type(exc).__name__})",
             ))
@@ -1058,7 +1057,7 @@ class TwilioWebhookMixin:
         if validate:
             tokens = config.tokens
             if not tokens:
-                return messaging_error(
+                return ErrorInfo(
                     MessagingErrorCodes.INVALID_CONFIGURATION,
                     "webhook signatures cannot be checked without AuthToken "
                     "(or set ValidateSignatures=false)")

@@ -161,8 +161,7 @@ _ERRORS_BY_CODE: Mapping[str, str] = {
 
 
 def _error(code: str, message: str, **kwargs: Any) -> ErrorInfo:
-    domain = "connector" if code in ConnectorErrorCodes.all_codes() else "messaging"
-    return ErrorInfo(code=code, message=message, domain=domain, **kwargs)
+    return ErrorInfo(code=code, message=message, **kwargs)  # the domain follows from the code
 
 
 def _status(value: Any) -> MessageStatus:
