@@ -57,7 +57,7 @@ from ._h11 import (
     proxied,
     readable,
 )
-from ._http import AsyncTransport, HttpRequest, HttpResponse, TransportError
+from ._http import AsyncTransport, HttpRequest, HttpResponse, HttpxAsyncTransport, TransportError
 from ._routing import ProxyRoutes
 
 if TYPE_CHECKING:
@@ -458,8 +458,6 @@ def default_async_transport(environ: Mapping[str, str] | None = None) -> AsyncTr
         return AsyncioTransport()
 
     def through_httpx() -> AsyncTransport:
-        from ._http import HttpxAsyncTransport
-
         return HttpxAsyncTransport()
 
     return _ProxyRouter(AsyncioTransport(), through_httpx, environ)

@@ -50,7 +50,7 @@ from ._h11 import (
     prepare,
     readable,
 )
-from ._http import HttpRequest, HttpResponse, SyncTransport, TransportError
+from ._http import HttpRequest, HttpResponse, HttpxSyncTransport, SyncTransport, TransportError
 from ._routing import ProxyRoutes
 
 if TYPE_CHECKING:
@@ -381,8 +381,6 @@ def default_sync_transport(environ: Mapping[str, str] | None = None) -> SyncTran
         return StdlibSyncTransport()
 
     def through_httpx() -> SyncTransport:
-        from ._http import HttpxSyncTransport
-
         return HttpxSyncTransport()
 
     return _SyncProxyRouter(StdlibSyncTransport(), through_httpx, environ)
