@@ -103,7 +103,8 @@ def test_an_extra_operation_runs_async_and_blocking_from_one_definition() -> Non
     assert {"send_message", "get_message_status", "shutdown"} <= set(operations_of(Ops))
     async_connector, async_transport, async_slept = make(HttpResponse(200, content=b"hihi"))
     result = asyncio.run(async_connector.echo("hi", times=2))
-    blocking_connector, blocking_transport, blocking_slept = make(HttpResponse(200, content=b"hihi"))
+    blocking_connector, blocking_transport, blocking_slept = make(
+        HttpResponse(200, content=b"hihi"))
     view = blocking_connector.blocking()
     assert isinstance(view, BlockingConnector)
     same = view.echo("hi", times=2)
