@@ -357,3 +357,18 @@ def test_plugin_registers_both_connectors() -> None:
     assert registry.get("vonage/messages") is VonageMessagesConnector
     assert registry.get("vonage/sms") is VonageSmsConnector
     assert registry.default_for("vonage") is VonageMessagesConnector
+
+
+def test_sms_status_report_property_wins_over_the_setting() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(part("0", "ID"))
+
+    connector = VonageSmsConnector(settings={**SETTINGS, "StatusReportRequest": True},
+                                   http_transport=httpx.MockTransport(handler))
+    message = Message.text("hi", to="+447700900000", sender="+447700900001",
+                           properties={"StatusReportRequest": "false"})
+    assert connector.blocking().send_message(message).is_success
+    assert b"status-report-req=false" in seen[0].content

@@ -420,8 +420,15 @@ class VonageSmsConnector(Connector[VonageSmsSettings]):
         client_ref = _str_property(message, "ClientRef")
         if client_ref is not None:
             fields.append(("client-ref", client_ref))
+        wanted = self.config.status_report_request
         report = message.properties.get("StatusReportRequest")
-        wanted = self.config.status_report_request if report is None else parse_bool(report)
+        if report is not None:
+            try:
+                wanted = parse_bool(report)
+            except ValueError:
+                issues.append(ValidationIssue("properties.StatusReportRequest",
+                                              "not a boolean"))
+                return issues
         if wanted is not None:
             fields.append(("status-report-req", "true" if wanted else "false"))
         callback = _str_property(message, "StatusCallback") or self.config.status_callback
