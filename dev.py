@@ -25,13 +25,17 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ratatosk-installed"
 # The project's distributions, by path: ratatosk-messaging (core, import name `ratatosk`) with its
-# extras, ratatosk-messaging-twilio, ratatosk-messaging-contrib, and the workspace's dev tools.
-PACKAGES = ["./core[cli,aiohttp,phonenumbers]", "./providers/twilio", "./contrib[all]", ".[dev]"]
-DISTRIBUTIONS = ["ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-contrib"]
+# extras, ratatosk-messaging-twilio, ratatosk-messaging-vonage, ratatosk-messaging-contrib, and the
+# workspace's dev tools.
+PACKAGES = ["./core[cli,aiohttp,phonenumbers]", "./providers/twilio", "./providers/vonage",
+            "./contrib[all]", ".[dev]"]
+DISTRIBUTIONS = ["ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-vonage",
+                 "ratatosk-messaging-contrib"]
 # Names the distributions had before; an old .venv still has them installed (and `ratatosk` on the
 # package index is an unrelated project), so setup removes them.
 FORMER_NAMES = ["ratatosk", "ratatosk-twilio", "ratatosk-contrib"]
 PYPROJECTS = ["pyproject.toml", "core/pyproject.toml", "providers/twilio/pyproject.toml",
+              "providers/vonage/pyproject.toml",
               "contrib/pyproject.toml"]
 
 
@@ -71,7 +75,8 @@ def test(extra: list[str]) -> int:
     env_bin = str(BIN)
     if run(BIN / "ruff", "check", ".", check=False):
         return 1
-    if run(BIN / "mypy", "--strict", "core/src", "providers/twilio/src", "contrib/src",
+    if run(BIN / "mypy", "--strict", "core/src", "providers/twilio/src", "providers/vonage/src",
+           "contrib/src",
            check=False):
         return 1
     os.environ["PATH"] = env_bin + os.pathsep + os.environ.get("PATH", "")

@@ -24,11 +24,12 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECTS = {"core": ROOT / "core", "providers/twilio": ROOT / "providers" / "twilio",
-            "contrib": ROOT / "contrib"}
+            "providers/vonage": ROOT / "providers" / "vonage", "contrib": ROOT / "contrib"}
 DOCUMENTS = sorted([ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *ROOT.glob("*/README.md"),
                     *ROOT.glob("providers/*/README.md")])
 PIP_INSTALL = re.compile(r"pip install ([^`\n#]+)")
-EXPECTED = {"ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-contrib"}
+EXPECTED = {"ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-vonage",
+            "ratatosk-messaging-contrib"}
 
 
 def _documented_requirements() -> list[tuple[str, Requirement]]:

@@ -167,6 +167,7 @@ def test_imports_inside_functions_are_only_heavy_leaves_or_listed_lazy_loads() -
 
 def _provider_sources() -> list[Path]:
     return [*sorted((ROOT / "providers" / "twilio" / "src").rglob("*.py")),
+            *sorted((ROOT / "providers" / "vonage" / "src").rglob("*.py")),
             *sorted((ROOT / "tests" / "plugins" / "ratatosk-acme" / "src").rglob("*.py")),
             ROOT / "tests" / "core" / "example_connector.py"]
 

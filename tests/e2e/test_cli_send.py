@@ -70,6 +70,8 @@ def test_send_with_twilios_environment_variables_and_media(sandbox: TwilioSandbo
         "TWILIO_ACCOUNT_SID": sandbox.account_sid,
         "TWILIO_AUTH_TOKEN": sandbox.auth_token,
         "TWILIO_BASE_URL": sandbox.base_url,
+        # with more than one provider installed (Twilio and Vonage) the CLI needs the choice
+        "RATATOSK_CONNECTOR": "twilio/sms",
     }
     run = _run(
         "send",
