@@ -31,6 +31,8 @@ Neither signature covers the URL, so ``WebhookUrl`` is not needed to check one.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import math
@@ -205,8 +207,6 @@ def _jti(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        import base64
-
         part = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (ValueError, IndexError):
@@ -512,8 +512,6 @@ def _dedup_key(read: _Read, kind: WebhookKind) -> str:
     if not ident:  # nothing to recognise a retry by but the token itself
         key = f"vonage:{read.api}:{kind.value}:jti:{read.jti or ''}"
     if len(key) > _MAX_KEY_LENGTH:
-        import hashlib
-
         key = "vonage:sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return key
 
