@@ -78,7 +78,7 @@ def _exports(text: str) -> dict[str, str]:
         line = line.strip()
         if line.startswith("export "):
             name, _, value = line[len("export "):].partition("=")
-            [found[name]] = shlex.split(value)
+            [found[name]] = shlex.split(value, comments=True)
     return found
 
 
@@ -98,16 +98,15 @@ def test_the_banner_prints_settings_that_work_as_pasted() -> None:
         text = "\n".join(lines)
         exports = _exports(text)
         assert set(exports) == {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_BASE_URL",
-                                "RATATOSK_DSN"}
+                                "RATATOSK_CONNECTOR", "RATATOSK_DSN"}
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", exports["TWILIO_BASE_URL"])
         assert "ratatosk twilio advance" in text  # how a manual sandbox moves on
         assert "client.api.base_url = " in text  # twilio-python
         for number in (UNDELIVERED_TO, FAILED_TO, READ_TO, *MAGIC_TO, *MAGIC_FROM):
             assert number in text, number
-        twilio_env = {k: v for k, v in exports.items() if k.startswith("TWILIO_")}
-        # with a second provider installed (Vonage) the CLI cannot guess the connector from
-        # the TWILIO_* variables alone: it must be named (the banner does not say so yet)
-        twilio_env["RATATOSK_CONNECTOR"] = "twilio/sms"
+        # the lines as pasted: with a second provider installed (Vonage) the banner's
+        # RATATOSK_CONNECTOR names the connector the TWILIO_* variables are for
+        twilio_env = {k: v for k, v in exports.items() if k != "RATATOSK_DSN"}
         # the TWILIO_* variables work for ratatosk send ...
         sent = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "a",
                     "--json", env=twilio_env)

@@ -56,6 +56,8 @@ def banner(sandbox: TwilioSandbox) -> str:
         f"  export TWILIO_ACCOUNT_SID={shlex.quote(sid)}",
         f"  export TWILIO_AUTH_TOKEN={shlex.quote(token)}",
         f"  export TWILIO_BASE_URL={shlex.quote(base)}",
+        "  export RATATOSK_CONNECTOR=twilio/sms  # the connector, when several providers are "
+        "installed",
         "or one DSN (ratatosk send --dsn, $RATATOSK_DSN, ratatosk.connect):",
         f"  export RATATOSK_DSN={shlex.quote(dsn_for(sandbox))}",
         "twilio-python:",
