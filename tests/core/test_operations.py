@@ -75,6 +75,14 @@ class Ops(Connector):
         yield Sleep(0.25)
         return (yield from self.run_flow(self.echo_flow, text * times, operation="echo"))
 
+    @operation
+    def limited_echo(self, text: str) -> Operation[str]:
+        """``echo`` through the rate limiter (``MessagesPerSecond``)."""
+        error = self.check_ready(ChannelCapability.SEND_MESSAGES, "limited_echo")
+        if error is not None:
+            return Err(error)
+        return (yield from self.run_flow(self.echo_flow, text, operation="echo", limited=True))
+
     def echo_flow(self, text: str) -> Flow[str]:
         response = yield HttpRequest("POST", "http://ops.test/echo", content=text.encode())
         if response.status_code == 503:
@@ -160,3 +168,33 @@ def test_an_operation_gated_by_state_needs_no_request() -> None:
     assert isinstance(result, Err)
     assert result.error.code == ConnectorErrorCodes.CONNECTOR_SHUT_DOWN
     assert transport.requests == []
+
+
+def test_rate_limit_waits_are_effects_and_a_cancelled_wait_gives_its_slot_back() -> None:
+    transport = Transport(*[HttpResponse(200, content=b"x")] * 3)
+    connector = Ops(settings={"MessagesPerSecond": "1"}, async_transport=AsyncTransport(transport))
+    slept: list[float] = []
+
+    async def hang(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.Event().wait()
+
+    connector.configure_timing(sleep=hang, clock=lambda: 100.0)  # a frozen clock
+
+    async def scenario() -> None:
+        assert await connector.limited_echo("x") == Ok("x")  # the burst's token: no wait
+        waiting = asyncio.ensure_future(connector.limited_echo("x"))
+        await asyncio.sleep(0)
+        assert slept == [1.0]
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        again = asyncio.ensure_future(connector.limited_echo("x"))
+        await asyncio.sleep(0)
+        assert slept == [1.0, 1.0]  # not 2.0: the cancelled wait's slot was given back
+        again.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await again
+
+    asyncio.run(scenario())
+    assert len(transport.requests) == 1

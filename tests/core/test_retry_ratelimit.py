@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -189,36 +188,6 @@ def test_reservations_from_many_threads_each_get_their_own_slot() -> None:
         t.join()
     expected = [0.0] * 10 + [k / 10 for k in range(1, 391)]
     assert sorted(waits) == pytest.approx(expected)
-
-
-async def test_async_acquire_sleeps_and_a_cancelled_waiter_refunds() -> None:
-    bucket = TokenBucket(1, clock=Clock())
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    assert await bucket.acquire(sleep) == 0.0
-    assert await bucket.acquire(sleep) == 1.0
-    assert slept == [1.0]
-
-    async def hang(seconds: float) -> None:
-        await asyncio.Event().wait()
-
-    waiter = asyncio.ensure_future(bucket.acquire(hang))
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert bucket.reserve() == 2.0  # the cancelled waiter's slot (3.0) was given back
-
-
-def test_blocking_acquire_sleeps_in_the_calling_thread() -> None:
-    bucket = TokenBucket(4, clock=Clock())
-    slept: list[float] = []
-    waits = [bucket.acquire_blocking(slept.append) for _ in range(6)]
-    assert waits == [0.0, 0.0, 0.0, 0.0, 0.25, 0.5]
-    assert slept == [0.25, 0.5]
 
 
 # -- the connector's retries -------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from attrs import define, field, validators
 
@@ -66,29 +66,3 @@ class TokenBucket:
         """Give back a token taken by :meth:`reserve` but not used (its waiter was cancelled)."""
         with self._lock:
             self._tokens = min(self._capacity, self._tokens + 1.0)
-
-    async def acquire(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> float:
-        """Wait (asynchronously) for a token; returns the seconds waited.
-
-        ``sleep`` defaults to :func:`asyncio.sleep` (imported here: the blocking path and the
-        command line never need asyncio).
-        """
-        wait = self.reserve()
-        if wait > 0:
-            if sleep is None:
-                import asyncio
-
-                sleep = asyncio.sleep
-            try:
-                await sleep(wait)
-            except BaseException:
-                self.refund()
-                raise
-        return wait
-
-    def acquire_blocking(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Wait (blocking the calling thread) for a token; returns the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            sleep(wait)
-        return wait
