@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
@@ -73,7 +74,7 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
-class SqlLedger:
+class SqlLedger(ABC):
     """The ledger's logic over a SQL store (subclassed by the SQLite and PostgreSQL ledgers)."""
 
     _placeholder = "?"
@@ -86,13 +87,13 @@ class SqlLedger:
 
     # -- what a store provides ---------------------------------------------------------------
 
+    @abstractmethod
     def _transaction(self, write: bool = True) -> AbstractContextManager[Executor]:
         """A transaction that commits on a normal exit (a writing one takes the write lock)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _schema(self) -> list[str]:
         """The statements that create the tables (all ``IF NOT EXISTS``)."""
-        raise NotImplementedError
 
     def _price_param(self, price: Decimal | None) -> Any:
         return None if price is None else str(price)
@@ -301,8 +302,9 @@ class SqlLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the store's connection(s)."""
 
 
 def iter_statements(script: str) -> Iterator[str]:
