@@ -16,7 +16,6 @@ from ratatosk import (
     MessagingErrorCodes,
 )
 from ratatosk_vonage import (
-    VonageErrorCodes,
     VonageMessagesConnector,
     VonageSmsConnector,
 )
@@ -73,7 +72,7 @@ def test_problem_code_is_the_fragment_or_last_segment(type_url: Any, code: str |
 
 @pytest.mark.parametrize(("status", "vonage_code", "expected"), [
     (401, "unauthorized", MessagingErrorCodes.INVALID_CREDENTIALS),
-    (402, "1170", VonageErrorCodes.INSUFFICIENT_FUNDS),
+    (402, "1170", MessagingErrorCodes.INSUFFICIENT_FUNDS),
     (422, "1150", MessagingErrorCodes.INVALID_MESSAGE),
     (400, "1000", MessagingErrorCodes.INVALID_MESSAGE),
     (403, "1100", MessagingErrorCodes.SEND_MESSAGE_FAILED),
@@ -95,10 +94,15 @@ def test_messages_errors_map_to_standard_codes(status: int, vonage_code: str,
     assert "Invalid params" in error.message
 
 
-def test_insufficient_funds_is_in_the_vonage_domain() -> None:
-    result = send(VonageMessagesConnector, Counter(problem(402, "1170")))
+def test_insufficient_funds_is_the_standard_code_and_never_retried() -> None:
+    handler = Counter(problem(402, "1170"))
+    result = send(VonageMessagesConnector, handler)
     assert result.error is not None
-    assert result.error.domain == "Vonage"
+    assert result.error.code == MessagingErrorCodes.INSUFFICIENT_FUNDS
+    assert result.error.domain == "messaging"
+    assert result.error.provider_code == "1170"
+    assert not result.error.retryable
+    assert handler.count == 1
 
 
 def test_messages_429_is_retried_after_retry_after() -> None:
@@ -231,8 +235,8 @@ def test_sms_every_part_is_accounted_for() -> None:
     ("5", MessagingErrorCodes.SEND_MESSAGE_FAILED),
     ("6", MessagingErrorCodes.INVALID_MESSAGE),
     ("7", MessagingErrorCodes.INVALID_RECIPIENT),
-    ("8", VonageErrorCodes.ACCOUNT_BARRED),
-    ("9", VonageErrorCodes.INSUFFICIENT_FUNDS),
+    ("8", MessagingErrorCodes.ACCOUNT_SUSPENDED),
+    ("9", MessagingErrorCodes.INSUFFICIENT_FUNDS),
     ("15", MessagingErrorCodes.INVALID_SENDER),
     ("29", MessagingErrorCodes.INVALID_RECIPIENT),
     ("99", MessagingErrorCodes.SEND_MESSAGE_FAILED),

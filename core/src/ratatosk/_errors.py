@@ -73,6 +73,8 @@ class MessagingErrorCodes(ErrorCode, domain="messaging"):
     SEND_MESSAGE_FAILED = "SEND_MESSAGE_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
     TIMEOUT = "TIMEOUT"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
 
 
 class ConnectorErrorCodes(ErrorCode, domain="connector"):

@@ -21,7 +21,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "VonageMessagesSettings": ("._connector", "VonageMessagesSettings"),
     "VonageSmsSettings": ("._connector", "VonageSmsSettings"),
     "VonageChannelSchemas": ("._schemas", "VonageChannelSchemas"),
-    "VonageErrorCodes": ("._errors", "VonageErrorCodes"),
     "is_gsm7": ("._encoding", "is_gsm7"),
 }
 
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
         VonageSmsSettings,
     )
     from ._encoding import is_gsm7
-    from ._errors import VonageErrorCodes
     from ._schemas import VonageChannelSchemas
 
 
@@ -52,7 +50,6 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "VonageChannelSchemas",
-    "VonageErrorCodes",
     "VonageMessagesConnector",
     "VonageMessagesSettings",
     "VonageSmsConnector",

@@ -26,7 +26,6 @@ from ratatosk import (
 __all__ = [
     "SMS_STATUS_MAP",
     "VONAGE_DOMAIN",
-    "VonageErrorCodes",
     "map_messages_error",
     "map_sms_status",
     "parse_retry_after",
@@ -36,18 +35,7 @@ __all__ = [
 VONAGE_DOMAIN = "Vonage"
 
 
-class VonageErrorCodes(ErrorCode, domain=VONAGE_DOMAIN):
-    """Vonage-specific error codes (domain ``Vonage``) for which the core has no standard code
-    yet; each value is its own name."""
-
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    """The account's balance is too low (Messages API 402, SMS API status 9)."""
-    ACCOUNT_BARRED = "ACCOUNT_BARRED"
-    """The account is suspended or barred from sending (SMS API status 8)."""
-
-
 _M = MessagingErrorCodes
-_V = VonageErrorCodes
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -96,7 +84,7 @@ def problem_code(type_url: Any) -> str | None:
 _STATUS_CODES: Mapping[int, ErrorCode] = MappingProxyType({
     400: _M.INVALID_MESSAGE,
     401: _M.INVALID_CREDENTIALS,
-    402: _V.INSUFFICIENT_FUNDS,
+    402: _M.INSUFFICIENT_FUNDS,
     422: _M.INVALID_MESSAGE,
     429: _M.RATE_LIMITED,
 })
@@ -106,7 +94,7 @@ _STATUS_CODES: Mapping[int, ErrorCode] = MappingProxyType({
 def map_messages_error(response: HttpResponse) -> ErrorInfo:
     """The framework error for a Messages API error answer to a send.
 
-    401 -> ``INVALID_CREDENTIALS``; 402 -> ``INSUFFICIENT_FUNDS`` (domain Vonage); 400 and 422
+    401 -> ``INVALID_CREDENTIALS``; 402 -> ``INSUFFICIENT_FUNDS``; 400 and 422
     -> ``INVALID_MESSAGE``; 429 -> ``RATE_LIMITED``, retryable, with ``retry_after`` from
     ``Retry-After``; any other status ``SEND_MESSAGE_FAILED``. A 5xx answer may mean the message
     was accepted: ``outcome_unknown``, never retried, so nothing goes out twice.
@@ -147,8 +135,8 @@ SMS_STATUS_MAP: Mapping[str, ErrorCode] = MappingProxyType({
     "5": _M.SEND_MESSAGE_FAILED,  # internal error
     "6": _M.INVALID_MESSAGE,  # invalid message (unroutable)
     "7": _M.INVALID_RECIPIENT,  # number barred
-    "8": _V.ACCOUNT_BARRED,  # partner account barred
-    "9": _V.INSUFFICIENT_FUNDS,  # partner quota violation (balance)
+    "8": _M.ACCOUNT_SUSPENDED,  # partner account barred
+    "9": _M.INSUFFICIENT_FUNDS,  # partner quota violation (balance)
     "12": _M.MESSAGE_TOO_LARGE,  # message too long
     "14": _M.INVALID_CREDENTIALS,  # invalid signature
     "15": _M.INVALID_SENDER,  # invalid sender address
