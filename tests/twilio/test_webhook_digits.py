@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from ratatosk import MessageSource, MessagingErrorCodes
+from ratatosk.provider import parse_retry_after
 from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector
-from ratatosk_twilio._errors import parse_retry_after
 from ratatosk_twilio.signature import compute_signature
 
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -11,7 +11,8 @@ A provider (Twilio's, or a third party's in another repository) imports from her
   (``run_flow``, ``check_ready``, ``validation_failed``, ``unexpected``, ``scrub``, ``observe``),
   :class:`operation` to declare an extra operation once (async and blocking), effects
   (:class:`Sleep`) and :func:`immediately`.
-- HTTP values for flows: :class:`HttpRequest`, :class:`HttpResponse`, :class:`TransportError`.
+- HTTP values for flows: :class:`HttpRequest`, :class:`HttpResponse`, :class:`TransportError`,
+  :func:`parse_retry_after`.
 - Errors: :class:`ErrorInfo` (its domain follows from the code), :class:`ValidationIssue`, the
   code sets and their base :class:`ErrorCode` (a provider's own codes derive from it).
 - Headers: :class:`Headers`, the one header type of requests, responses and webhook sources.
@@ -56,7 +57,7 @@ from .schema import (
     MessagePropertySchema,
     ParameterType,
 )
-from .transports import Flow, HttpRequest, HttpResponse, TransportError
+from .transports import Flow, HttpRequest, HttpResponse, TransportError, parse_retry_after
 
 __all__ = [
     "CAPABILITY_METHODS",
@@ -95,4 +96,5 @@ __all__ = [
     "hookimpl",
     "immediately",
     "operation",
+    "parse_retry_after",
 ]

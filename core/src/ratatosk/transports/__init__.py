@@ -16,6 +16,7 @@ from ._http import (
     HttpxSyncTransport,
     SyncTransport,
     TransportError,
+    parse_retry_after,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "HttpxSyncTransport",
     "SyncTransport",
     "TransportError",
+    "parse_retry_after",
 ]

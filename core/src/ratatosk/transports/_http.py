@@ -9,7 +9,9 @@ event loop is started per blocking call.
 
 from __future__ import annotations
 
+import email.utils
 import json as _json
+import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -72,6 +74,30 @@ class HttpResponse:
     @property
     def is_success(self) -> bool:
         return 200 <= self.status_code < 300
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None.
+
+    None for a missing, unreadable, naive-dated or non-finite value; never negative. Providers
+    put it in ``ErrorInfo.retry_after``; the retry policy honours it (with jitter, capped).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, infinity
+        return None
+    return max(0.0, seconds)
 
 
 class TransportError(Exception):

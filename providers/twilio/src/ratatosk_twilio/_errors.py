@@ -8,9 +8,7 @@ and Twilio's message and ``more_info`` link in ``details``.
 
 from __future__ import annotations
 
-import email.utils
 import enum
-import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +20,7 @@ from ratatosk import (
     HttpResponse,
     MessagingErrorCodes,
 )
+from ratatosk.provider import parse_retry_after
 
 __all__ = [
     "API_ERROR_MAP",
@@ -29,7 +28,6 @@ __all__ = [
     "ApiCall",
     "TwilioErrorCodes",
     "map_api_error",
-    "parse_retry_after",
 ]
 
 TWILIO_DOMAIN = "Twilio"
@@ -120,26 +118,6 @@ _FALLBACK: Mapping[ApiCall, ErrorCode] = MappingProxyType(
 _SENDS = frozenset({ApiCall.SEND, ApiCall.SEND_WHATSAPP})
 # codes that only make sense as answers to a create; for other operations the fallback applies
 _ANY_OPERATION = frozenset({20003, 20429})
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 def _body(response: HttpResponse) -> dict[str, Any]:

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -22,13 +20,13 @@ from ratatosk import (
     HttpResponse,
     MessagingErrorCodes,
 )
+from ratatosk.provider import parse_retry_after
 
 __all__ = [
     "SMS_STATUS_MAP",
     "VONAGE_DOMAIN",
     "map_messages_error",
     "map_sms_status",
-    "parse_retry_after",
     "problem_code",
 ]
 
@@ -36,26 +34,6 @@ VONAGE_DOMAIN = "Vonage"
 
 
 _M = MessagingErrorCodes
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, infinity
-        return None
-    return max(0.0, seconds)
 
 
 def _problem(response: HttpResponse) -> dict[str, Any]:
