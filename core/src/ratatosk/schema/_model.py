@@ -220,6 +220,15 @@ class MessagePropertySchema:
         c = self.constraints
         _check_whole_limits(self.name, self.data_type, c.min_value, c.max_value)
 
+    @classmethod
+    def of(
+        cls, name: str, data_type: ParameterType, description: str = "", *,
+        required: bool = False, **constraints: Any,
+    ) -> MessagePropertySchema:
+        """A property with its constraints given as keywords (``min_value=1, max_value=36000``)."""
+        return cls(name, data_type, required, description,
+                   MessagePropertyConstraint(**constraints))
+
 
 @frozen
 class AuthenticationField:

@@ -8,7 +8,7 @@ property types and limits come from Twilio's OpenAPI description of the Messages
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ratatosk import (
     COMMON_PARAMETERS,
@@ -22,7 +22,6 @@ from ratatosk import (
     ChannelSchema,
     EndpointType,
     MessageContentType,
-    MessagePropertyConstraint,
     MessagePropertySchema,
     ParameterType,
 )
@@ -167,13 +166,7 @@ _API_KEY = AuthenticationConfiguration(
 # -- message properties -----------------------------------------------------------------------
 
 
-def _prop(
-    name: str, data_type: ParameterType, description: str, **constraints: Any
-) -> MessagePropertySchema:
-    return MessagePropertySchema(
-        name, data_type, description=description,
-        constraints=MessagePropertyConstraint(**constraints),
-    )
+_prop = MessagePropertySchema.of
 
 
 _P_VALIDITY = _prop("ValidityPeriod", _T.INTEGER,

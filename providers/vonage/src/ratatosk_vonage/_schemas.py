@@ -9,7 +9,7 @@ status webhooks) is not declared yet: it comes with the provider's webhook handl
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ratatosk import (
     COMMON_PARAMETERS,
@@ -23,7 +23,6 @@ from ratatosk import (
     ChannelSchema,
     EndpointType,
     MessageContentType,
-    MessagePropertyConstraint,
     MessagePropertySchema,
     ParameterType,
 )
@@ -141,13 +140,7 @@ _BASIC = AuthenticationConfiguration(
 # -- message properties -----------------------------------------------------------------------
 
 
-def _prop(
-    name: str, data_type: ParameterType, description: str, **constraints: Any
-) -> MessagePropertySchema:
-    return MessagePropertySchema(
-        name, data_type, description=description,
-        constraints=MessagePropertyConstraint(**constraints),
-    )
+_prop = MessagePropertySchema.of
 
 
 _P_STATUS_CALLBACK = _prop("StatusCallback", _T.URL,
