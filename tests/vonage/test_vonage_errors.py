@@ -357,8 +357,8 @@ def test_missing_secret_fails_initialization() -> None:
     # the SMS API needs its secret
     sms = ratatosk.connect(f"vonage+sms://{KEY}@default").blocking().initialize()
     assert sms.error is not None
-    assert sms.error.code in (MessagingErrorCodes.INVALID_CONFIGURATION,
-                              MessagingErrorCodes.MISSING_CREDENTIALS)
+    assert sms.error.code == MessagingErrorCodes.INVALID_CONFIGURATION
+    assert [issue.field for issue in sms.error.issues] == ["ApiSecret"]
 
 
 def test_plugin_registers_both_connectors() -> None:
