@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt as pyjwt
 import pytest
+import yaml
 from vonage_http_client.auth import Auth
 from vonage_jwt.verify_jwt import verify_signature
 
@@ -236,3 +238,33 @@ def test_long_inbound_sms_parts_each_arrive_with_their_part_numbers() -> None:
         assert message.properties["concat-ref"] == "9"
         texts.append(message.text)
     assert texts == ["part 1", "part 2"]
+
+
+def _openapi_examples(schema_name: str) -> dict[str, str]:
+    """Every property's ``example`` of a schema in the SMS API's OpenAPI description (the copy in
+    tests/data/vonage/, see tests/data/README.md)."""
+    path = Path(__file__).resolve().parents[1] / "data" / "vonage" / "vonage_sms_openapi.yml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    properties = spec["components"]["schemas"][schema_name]["properties"]
+    return {name: str(prop["example"]) for name, prop in properties.items()
+            if "example" in prop and name not in ("sig", "timestamp")}
+
+
+@pytest.mark.parametrize("cls", CONNECTORS)
+def test_the_openapi_examples_parse(cls: type[Connector]) -> None:
+    connector = make(cls).blocking()
+    inbound_fields = _openapi_examples("InboundMessage")
+    result = connector.receive_messages(sdk_signed_get(inbound_fields, "md5"))
+    assert result.data is not None, result.error
+    (message,) = result.data.messages
+    assert message.id == inbound_fields["messageId"]
+    assert message.text == inbound_fields["text"]
+    assert message.sender is not None
+    assert message.sender.address == "+" + inbound_fields["msisdn"]
+    receipt_fields = _openapi_examples("DeliveryReceipt")
+    update = connector.receive_message_status(sdk_signed_get(receipt_fields, "md5"))
+    assert update.data is not None, update.error
+    assert update.data.remote_message_id == receipt_fields["messageId"]
+    assert update.data.status == MessageStatus.DELIVERED
+    assert str(update.data.price) == receipt_fields["price"]
+    assert update.data.additional_data["api-key"] == receipt_fields["api-key"]
