@@ -312,3 +312,21 @@ def test_malformed_and_oversized_webhooks(mount: Mount) -> None:
     big = json.dumps({"pad": "x" * 4096}).encode()
     assert app.post_json(big, jwt_headers(big))[0] == 413
     assert app.messages == []
+
+
+def test_get_is_answered_only_where_allowed() -> None:
+    """``methods=`` opts a route into GET webhooks; the default stays POST only."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from ratatosk_contrib.starlette import webhook_route
+
+    connector = VonageSmsConnector(settings={"ApiKey": "abcd1234", "ApiSecret": "s3cr3t-42",
+                                             "SignatureSecret": SECRET})
+    app = Starlette(routes=[webhook_route("/post-only", connector, name="a"),
+                            webhook_route("/both", connector, name="b",
+                                          methods=("GET", "POST"))])
+    client = TestClient(app)
+    query = urlencode(sig_params(receipt()))
+    assert client.get(f"/post-only?{query}").status_code == 405
+    assert client.get(f"/both?{query}").status_code == 200
