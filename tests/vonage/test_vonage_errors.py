@@ -348,10 +348,17 @@ def test_dsn_host_becomes_the_base_url_for_a_sandbox() -> None:
 
 
 def test_missing_secret_fails_initialization() -> None:
+    # the Messages API takes a key and secret or an application's JWT: neither is complete
     connector = ratatosk.connect(f"vonage://{KEY}@default")
     result = connector.blocking().initialize()
     assert result.error is not None
-    assert result.error.code == MessagingErrorCodes.INVALID_CONFIGURATION
+    assert result.error.code == MessagingErrorCodes.MISSING_CREDENTIALS
+    assert "ApplicationId and PrivateKey" in result.error.message
+    # the SMS API needs its secret
+    sms = ratatosk.connect(f"vonage+sms://{KEY}@default").blocking().initialize()
+    assert sms.error is not None
+    assert sms.error.code == MessagingErrorCodes.INVALID_CONFIGURATION
+    assert [issue.field for issue in sms.error.issues] == ["ApiSecret"]
 
 
 def test_plugin_registers_both_connectors() -> None:

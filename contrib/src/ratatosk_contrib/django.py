@@ -15,7 +15,7 @@ docs/webhooks.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from django.core.exceptions import DisallowedHost
@@ -48,8 +48,13 @@ def webhook_view(
     on_status: StatusHandler | None = None,
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
+    methods: Sequence[str] = ("POST",),
 ) -> Callable[[HttpRequest], HttpResponse]:
-    """A Django view (POST only, CSRF-exempt) that receives the webhooks of any connector.
+    """A Django view (CSRF-exempt) that receives the webhooks of any connector.
+
+    ``methods`` are the HTTP methods it answers (others get 405): POST by default; add GET for
+    a provider configured to send webhooks as GET requests with a query string (Vonage SMS API
+    delivery receipts and inbound SMS can be).
 
     The URL validated is ``request.build_absolute_uri()`` (Django's ``ALLOWED_HOSTS``,
     ``USE_X_FORWARDED_HOST`` and ``SECURE_PROXY_SSL_HEADER`` apply; a disallowed host is
@@ -57,10 +62,12 @@ def webhook_view(
     """
     processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size,
                                  blocking=True)
+    allowed = [m.upper() for m in methods]
 
     def view(request: HttpRequest) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        method = (request.method or "").upper()
+        if method not in allowed:
+            return HttpResponseNotAllowed(allowed)
         limit = processor.limit
         early = check_content_length(request.META.get("CONTENT_LENGTH"), limit)
         if early is not None:
@@ -78,7 +85,7 @@ def webhook_view(
         source = MessageSource(
             body,
             content_type=request.META.get("CONTENT_TYPE", ""),
-            method="POST",
+            method=method,
             url=url,
             headers=list(request.headers.items()),
         )

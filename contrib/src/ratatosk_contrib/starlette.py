@@ -16,7 +16,7 @@ handlers may be sync (run in Starlette's thread pool) or async. See docs/webhook
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -136,8 +136,10 @@ def webhook_route(
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
     name: str | None = "ratatosk_webhook",
+    methods: Sequence[str] = ("POST",),
 ) -> Route:
-    """A ``Route`` (POST) for :func:`webhook`, for ``Starlette(routes=[...])``."""
+    """A ``Route`` for :func:`webhook`, for ``Starlette(routes=[...])``: POST by default; give
+    ``methods=("GET", "POST")`` for a provider that may send GET webhooks (a query string)."""
     endpoint = webhook(connector, on_message=on_message, on_status=on_status, kind=kind,
                               max_body_size=max_body_size)
-    return Route(path, endpoint, methods=["POST"], name=name)
+    return Route(path, endpoint, methods=list(methods), name=name)

@@ -5,8 +5,12 @@ Both are sans-IO flows, so the async and the blocking paths share every check an
 does not change between messages (the URL, the headers, the credentials) is computed once in
 ``setup``.
 
-Authentication: HTTP Basic with ApiKey and ApiSecret on the Messages API, form fields on the SMS
-API. JWT authentication (ApplicationId and PrivateKey) is not implemented yet.
+Authentication: on the Messages API a Bearer JWT signed RS256 with the application's private key
+when ApplicationId is set (the ``jwt`` extra), else HTTP Basic with ApiKey and ApiSecret, as the
+official SDK chooses; form fields on the SMS API.
+
+Both connectors receive webhooks (inbound messages, status webhooks, delivery receipts) through
+:class:`~ratatosk_vonage._webhooks.VonageWebhookMixin`.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from ._schemas import (
     VONAGE_MESSAGES,
     VONAGE_SMS,
 )
+from ._webhooks import VonageWebhookMixin
 
 __all__ = [
     "VonageMessagesConnector",
@@ -134,6 +139,37 @@ def _unreadable_answer(response: HttpResponse) -> ErrorInfo:
         outcome_unknown=True, details={"http_status": response.status_code})
 
 
+def _application_jwt(application_id: str | None, private_key: Secret | None) -> Any:
+    """The token maker for JWT authentication, or the configuration error (never quoting the
+    key)."""
+    issues = []
+    if not application_id:
+        issues.append(ValidationIssue("ApplicationId", "is required with PrivateKey", "required"))
+    if private_key is None or not private_key.reveal().strip():
+        issues.append(ValidationIssue("PrivateKey", "is required with ApplicationId", "required"))
+    if issues:
+        return ErrorInfo(MessagingErrorCodes.INVALID_CONFIGURATION,
+                         "JWT authentication needs both ApplicationId and PrivateKey",
+                         issues=tuple(issues))
+    assert application_id is not None and private_key is not None
+    try:
+        from . import _jwt_auth
+    except ImportError:
+        return ErrorInfo(
+            MessagingErrorCodes.INVALID_CONFIGURATION,
+            "JWT authentication (ApplicationId) needs the cryptography package: install "
+            "ratatosk-messaging-vonage[jwt], or authenticate with ApiKey and ApiSecret",
+            issues=(ValidationIssue("ApplicationId", "needs the jwt extra", "dependency"),),
+            details={"missing_dependency": "cryptography",
+                     "install": "ratatosk-messaging-vonage[jwt]"})
+    try:
+        key = _jwt_auth.load_private_key(private_key.reveal())
+    except _jwt_auth.PrivateKeyError as exc:
+        return ErrorInfo(MessagingErrorCodes.INVALID_CONFIGURATION, str(exc),
+                         issues=(ValidationIssue("PrivateKey", str(exc), "invalid"),))
+    return _jwt_auth.ApplicationJwt(application_id, key)
+
+
 # -- Messages API ------------------------------------------------------------------------------
 
 
@@ -142,8 +178,8 @@ class VonageMessagesSettings:
     """The Messages API connector's settings, typed (``connector.config``): each field is the
     parameter of the same name in PascalCase (see ``VONAGE_MESSAGES.parameters``)."""
 
-    api_key: str
-    api_secret: Secret
+    api_key: str | None = None
+    api_secret: Secret | None = None
     application_id: str | None = None
     private_key: Secret | None = None
     base_url: SafeUrl | None = None
@@ -151,11 +187,15 @@ class VonageMessagesSettings:
     channel: str | None = None
     status_callback: SafeUrl | None = None
     signature_secret: Secret | None = None
-    signature_method: str = "sha256"
+    secondary_signature_secrets: tuple[Secret, ...] = ()
+    signature_method: str = "md5"
+    validate_signatures: bool = True
+    max_webhook_age: int = 300
+    max_webhook_body_size: int = 64 * 1024
     webhook_url: SafeUrl | None = None
 
 
-class VonageMessagesConnector(Connector[VonageMessagesSettings]):
+class VonageMessagesConnector(VonageWebhookMixin, Connector[VonageMessagesSettings]):
     """SMS, MMS and WhatsApp through Vonage's Messages API v1 (``POST /v1/messages``).
 
     The channel comes from the message's ``Channel`` property, else the ``Channel`` setting,
@@ -175,13 +215,38 @@ class VonageMessagesConnector(Connector[VonageMessagesSettings]):
         root = config.base_url or REGION_BASE_URLS.get(config.region or "") \
             or DEFAULT_MESSAGES_BASE_URL
         self._url = f"{root.rstrip('/')}/v1/messages"
-        self._headers = Headers({
-            "Authorization": _basic(config.api_key, config.api_secret.reveal()),
+        common = {
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
-        })
+        }
+        self._jwt: Any = None
+        if config.application_id or config.private_key is not None:
+            signer = _application_jwt(config.application_id, config.private_key)
+            if isinstance(signer, ErrorInfo):
+                return Err(signer)
+            self._jwt = signer
+            self._headers = Headers(common)
+            return Ok(None)
+        if not config.api_key or config.api_secret is None:  # pragma: no cover - the schema
+            return Err(ErrorInfo(  # requires a complete authentication configuration
+                MessagingErrorCodes.MISSING_CREDENTIALS,
+                "give ApiKey and ApiSecret, or ApplicationId and PrivateKey"))
+        self._headers = Headers({
+            "Authorization": _basic(config.api_key, config.api_secret.reveal()), **common})
         return Ok(None)
+
+    @property
+    def auth_scheme(self) -> str:
+        """``"jwt"`` (ApplicationId and PrivateKey) or ``"basic"`` (from ``setup`` on)."""
+        return "jwt" if self._jwt is not None else "basic"
+
+    def request_headers(self) -> Headers:
+        """The headers of one Messages API request: with JWT authentication a new token each
+        time (its own ``jti``, ``iat`` now), as the official SDK does."""
+        if self._jwt is None:
+            return self._headers
+        return Headers([*self._headers, ("Authorization", self._jwt.authorization())])
 
     @property
     def api_url(self) -> str:
@@ -313,7 +378,7 @@ class VonageMessagesConnector(Connector[VonageMessagesSettings]):
         built = self.build_body(message)
         if isinstance(built, list):
             return Err(self.validation_failed(built))
-        response = yield HttpRequest("POST", self._url, self._headers,
+        response = yield HttpRequest("POST", self._url, self.request_headers(),
                                      json.dumps(built, separators=(",", ":")).encode())
         if not 200 <= response.status_code < 300:
             return Err(map_messages_error(response))
@@ -348,7 +413,11 @@ class VonageSmsSettings:
     status_callback: SafeUrl | None = None
     status_report_request: bool | None = None
     signature_secret: Secret | None = None
-    signature_method: str = "sha256"
+    secondary_signature_secrets: tuple[Secret, ...] = ()
+    signature_method: str = "md5"
+    validate_signatures: bool = True
+    max_webhook_age: int = 300
+    max_webhook_body_size: int = 64 * 1024
     webhook_url: SafeUrl | None = None
 
 
@@ -359,7 +428,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-class VonageSmsConnector(Connector[VonageSmsSettings]):
+class VonageSmsConnector(VonageWebhookMixin, Connector[VonageSmsSettings]):
     """SMS through Vonage's SMS API (``POST /sms/json``, form body).
 
     ``type`` is ``text`` when the text fits GSM-7, else ``unicode`` (the ``EncodingType``

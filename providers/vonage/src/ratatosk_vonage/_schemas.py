@@ -2,8 +2,9 @@
 
 Every preset is derived from its connector's default schema with the core's derivation API and is
 checked, at import, to be a restriction of it. Limits come from Vonage's API descriptions (the
-SMS API's OpenAPI document and the Messages API v1 reference). Receiving (inbound messages and
-status webhooks) is not declared yet: it comes with the provider's webhook handling.
+SMS API's OpenAPI document and the Messages API v1 reference). Both connectors receive inbound
+messages and status webhooks (:mod:`ratatosk_vonage._webhooks`); neither declares status queries
+or a health check, since Vonage documents no endpoint for either (see docs/vonage.md).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ REGION_BASE_URLS = MappingProxyType({
 CHANNELS = ("sms", "mms", "whatsapp")
 """The Messages API channels this provider sends on."""
 
+# the same values as signature.SIGNATURE_METHODS and signature.DEFAULT_MAX_AGE (a test checks);
+# repeated here so that loading the schemas does not load the signature code
+SIGNATURE_METHODS = ("md5", "sha1", "sha256", "sha512")
+DEFAULT_MAX_AGE = 300
+
 _C = ChannelCapability
 _T = ParameterType
 _ROLE = AuthenticationFieldRole
@@ -68,32 +74,68 @@ _CREDENTIALS = (
         description="The account's API secret.",
     ),
 )
+# the Messages API also authenticates with an application's JWT: key and secret are optional there
+_MESSAGES_CREDENTIALS = (
+    ChannelParameter(
+        "ApiKey", _T.STRING,
+        description="The account's API key (HTTP Basic user when no ApplicationId is set).",
+    ),
+    ChannelParameter(
+        "ApiSecret", _T.STRING, sensitive=True,
+        description="The account's API secret (HTTP Basic password when no ApplicationId is "
+                    "set).",
+    ),
+)
 _APPLICATION = (
     ChannelParameter(
         "ApplicationId", _T.STRING,
-        description="A Vonage application id, for JWT authentication (with PrivateKey). JWT "
-                    "authentication is not implemented yet: sends use ApiKey and ApiSecret.",
+        description="A Vonage application id: with PrivateKey, Messages API requests are "
+                    "authenticated with an RS256 JWT (needs the jwt extra: "
+                    "pip install ratatosk-messaging-vonage[jwt]); without it, HTTP Basic with "
+                    "ApiKey and ApiSecret.",
     ),
     ChannelParameter(
         "PrivateKey", _T.STRING, sensitive=True,
-        description="The application's RS256 private key (PEM), for JWT authentication (not "
-                    "implemented yet).",
+        description="The application's RSA private key: the PEM text, or the path of a PEM "
+                    "file (read once, when the connector initializes).",
     ),
 )
 _WEBHOOK = (
     ChannelParameter(
         "SignatureSecret", _T.STRING, sensitive=True,
-        description="The account's signature secret: Vonage signs webhooks with it.",
+        description="The account's signature secret: Vonage signs webhooks with it (Messages "
+                    "API: an HS256 JWT; SMS API: the sig parameter). Needed to receive "
+                    "webhooks unless ValidateSignatures is false.",
     ),
     ChannelParameter(
-        "SignatureMethod", _T.STRING, default="sha256",
-        allowed_values=("md5hash", "md5", "sha1", "sha256", "sha512"),
-        description="How SMS API webhooks are signed (md5hash, or HMAC with md5, sha1, sha256 "
-                    "or sha512); the Messages API signs with a JWT (HS256).",
+        "SecondarySignatureSecrets", _T.STRING, sensitive=True,
+        description="Comma-separated further signature secrets accepted for webhook signatures "
+                    "while the signature secret is being rotated.",
+    ),
+    ChannelParameter(
+        "SignatureMethod", _T.STRING, default="md5", allowed_values=SIGNATURE_METHODS,
+        description="The HMAC digest of SMS API webhook signatures (sig): md5, sha1, sha256 or "
+                    "sha512, as chosen in the Vonage dashboard (md5, like the official SDK, "
+                    "when unset). The Messages API always signs with an HS256 JWT.",
+    ),
+    ChannelParameter(
+        "ValidateSignatures", _T.BOOLEAN, default=True,
+        description="Check the signature of every webhook (JWT or sig) before parsing it.",
+    ),
+    ChannelParameter(
+        "MaxWebhookAge", _T.INTEGER, default=DEFAULT_MAX_AGE, min_value=1,
+        description="Seconds a signed webhook stays acceptable after Vonage signed it (the "
+                    "JWT's iat, the SMS API's timestamp); older ones are refused as replays.",
+    ),
+    ChannelParameter(
+        "MaxWebhookBodySize", _T.INTEGER, default=64 * 1024, min_value=1024,
+        description="Webhook bodies larger than this many bytes are refused.",
     ),
     ChannelParameter(
         "WebhookUrl", _T.URL,
-        description="The public URL Vonage calls for inbound messages and status webhooks.",
+        description="The public URL you configured for Vonage's inbound and status webhooks "
+                    "(informational: neither signature covers the URL, so it is not needed to "
+                    "check one).",
     ),
 )
 _STATUS_CALLBACK = ChannelParameter(
@@ -136,6 +178,13 @@ _BASIC = AuthenticationConfiguration(
      AuthenticationField("ApiSecret", _ROLE.CREDENTIAL)),
     "The API key and secret (HTTP Basic on the Messages API, form fields on the SMS API).",
 )
+_JWT = AuthenticationConfiguration(
+    AuthenticationScheme.BEARER,
+    (AuthenticationField("ApplicationId", _ROLE.PRINCIPAL),
+     AuthenticationField("PrivateKey", _ROLE.CREDENTIAL)),
+    "A Bearer JWT signed RS256 with the application's private key (claims application_id, iat, "
+    "jti, exp); needs the jwt extra.",
+)
 
 # -- message properties -----------------------------------------------------------------------
 
@@ -177,7 +226,7 @@ _P_STATUS_REPORT = _prop("StatusReportRequest", _T.BOOLEAN,
 
 # -- the default schemas ----------------------------------------------------------------------
 
-_PHONE = ChannelEndpoint(EndpointType.PHONE_NUMBER, can_send=True, can_receive=False)
+_PHONE = ChannelEndpoint(EndpointType.PHONE_NUMBER, can_send=True, can_receive=True)
 
 VONAGE_MESSAGES = ChannelSchema(
     provider="vonage",
@@ -187,16 +236,17 @@ VONAGE_MESSAGES = ChannelSchema(
     description="SMS, MMS and WhatsApp through Vonage's Messages API v1: text, image, audio, "
                 "video and file media, WhatsApp templates.",
     name="VonageMessages",
-    capabilities=(_C.SEND_MESSAGES | _C.MEDIA_ATTACHMENTS | _C.TEMPLATES | _C.BULK_MESSAGING),
+    capabilities=(_C.SEND_MESSAGES | _C.RECEIVE_MESSAGES | _C.HANDLE_MESSAGE_STATE
+                  | _C.MEDIA_ATTACHMENTS | _C.TEMPLATES | _C.BULK_MESSAGING),
     content_types=(MessageContentType.PLAIN_TEXT, MessageContentType.MEDIA,
                    MessageContentType.MULTIPART, MessageContentType.TEMPLATE),
     endpoints=(_PHONE,),
-    parameters=(*_CREDENTIALS, *_APPLICATION, *_MESSAGES_ENDPOINT, _STATUS_CALLBACK, *_WEBHOOK,
-                *COMMON_PARAMETERS),
+    parameters=(*_MESSAGES_CREDENTIALS, *_APPLICATION, *_MESSAGES_ENDPOINT, _STATUS_CALLBACK,
+                *_WEBHOOK, *COMMON_PARAMETERS),
     message_properties=(_P_CHANNEL, _P_CLIENT_REF_MESSAGES, _P_STATUS_CALLBACK,
                         _P_WEBHOOK_VERSION, _P_VALIDITY, _P_ENCODING, _P_TEMPLATE_LOCALE,
                         _P_WHATSAPP_POLICY),
-    authentication=(_BASIC,),
+    authentication=(_BASIC, _JWT),
     strict=True,
     authentication_required=True,
 )
@@ -209,7 +259,8 @@ VONAGE_SMS = ChannelSchema(
     description="SMS through Vonage's SMS API (rest.nexmo.com/sms/json): text or unicode chosen "
                 "from the content, every part of a long message accounted for.",
     name="VonageSms",
-    capabilities=(_C.SEND_MESSAGES | _C.BULK_MESSAGING),
+    capabilities=(_C.SEND_MESSAGES | _C.RECEIVE_MESSAGES | _C.HANDLE_MESSAGE_STATE
+                  | _C.BULK_MESSAGING),
     content_types=(MessageContentType.PLAIN_TEXT,),
     endpoints=(_PHONE,),
     parameters=(*_CREDENTIALS, *_SMS_ENDPOINT, _STATUS_CALLBACK, *_WEBHOOK, *COMMON_PARAMETERS),
@@ -227,14 +278,16 @@ _WEBHOOK_NAMES = tuple(p.name for p in _WEBHOOK)
 SIMPLE_SMS = (
     VONAGE_SMS.derive(name="SimpleSms", display_name="Vonage SMS (simple)",
                       description="Send plain-text SMS, one at a time.")
-    .remove_capabilities(_C.BULK_MESSAGING)
+    .remove_capabilities(_C.BULK_MESSAGING, _C.RECEIVE_MESSAGES, _C.HANDLE_MESSAGE_STATE)
+    .restrict_endpoint(EndpointType.PHONE_NUMBER, can_receive=False)
     .remove_parameters("StatusCallback", "StatusReportRequest", *_WEBHOOK_NAMES)
     .remove_message_properties("StatusCallback", "StatusReportRequest")
 )
 
 TEXT_MESSAGES = (
     VONAGE_MESSAGES.derive(name="TextMessages", display_name="Vonage Messages (text)",
-                           description="Plain-text SMS and WhatsApp messages.")
+                           description="Plain-text SMS and WhatsApp messages, inbound "
+                                       "messages and status webhooks.")
     .remove_capabilities(_C.MEDIA_ATTACHMENTS, _C.TEMPLATES)
     .remove_content_types(MessageContentType.MEDIA, MessageContentType.MULTIPART,
                           MessageContentType.TEMPLATE)
@@ -244,8 +297,10 @@ TEXT_MESSAGES = (
 WHATSAPP_TEMPLATES = (
     VONAGE_MESSAGES.derive(name="WhatsAppTemplates",
                            display_name="Vonage Messages (WhatsApp templates)",
-                           description="Business-initiated WhatsApp template messages.")
-    .remove_capabilities(_C.MEDIA_ATTACHMENTS)
+                           description="Business-initiated WhatsApp template messages, with "
+                                       "status webhooks.")
+    .remove_capabilities(_C.MEDIA_ATTACHMENTS, _C.RECEIVE_MESSAGES)
+    .restrict_endpoint(EndpointType.PHONE_NUMBER, can_receive=False)
     .remove_content_types(MessageContentType.PLAIN_TEXT, MessageContentType.MEDIA,
                           MessageContentType.MULTIPART)
     .remove_message_properties("EncodingType", "ValidityPeriod")
