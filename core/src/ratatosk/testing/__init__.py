@@ -500,8 +500,11 @@ class ConnectorConformance:
                                  [n for n in cls._schemas() if n != DEFAULT_SCHEMA])
         schema = cls.connector_class.default_schema
         if "required_parameter" in names:
-            metafunc.parametrize("required_parameter",
-                                 [p.name for p in schema.parameters if p.required])
+            required = [p.name for p in schema.parameters if p.required]
+            # A schema with no strictly required parameter (credentials that may come in one of two
+            # forms, say) still gets one case: empty settings, never a skipped test.
+            metafunc.parametrize("required_parameter", required or [""],
+                                 ids=required or ["no-settings"])
         if "http_failure" in names:
             metafunc.parametrize("http_failure", list(HTTP_FAILURES))
         if "bad_setting" in names:
@@ -613,6 +616,9 @@ class ConnectorConformance:
         assert result.is_success, f"initialize failed with valid settings: {result.error}"
 
     def test_missing_required_parameter_is_rejected(self, required_parameter: str) -> None:
+        if not required_parameter:
+            self._check_empty_settings()
+            return
         settings = self.valid_settings().remove_parameter(required_parameter)
         schema = self.connector_class.default_schema
         issues = schema.validate_settings(settings)
@@ -622,6 +628,16 @@ class ConnectorConformance:
         assert result.error is not None
         assert result.error.code == MessagingErrorCodes.INVALID_CONFIGURATION
         assert required_parameter in [i.field for i in result.error.issues]
+        assert transport.count == 0
+
+    def _check_empty_settings(self) -> None:
+        """No parameter is strictly required: empty settings either initialize or fail cleanly."""
+        transport = self.recording_transport()
+        connector = self.make_connector(settings=ConnectionSettings(), transport=transport)
+        result = connector.blocking().initialize()
+        if result.error is not None:
+            assert result.error.code in (MessagingErrorCodes.INVALID_CONFIGURATION,
+                                         MessagingErrorCodes.MISSING_CREDENTIALS), result.error
         assert transport.count == 0
 
     def test_invalid_setting_value_is_rejected(self, bad_setting: BadSetting) -> None:
