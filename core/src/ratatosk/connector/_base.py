@@ -41,6 +41,7 @@ from .._errors import (
     ValidationIssue,
 )
 from .._models import Message
+from .._optout import SuppressionStore, note_inbound, note_send_result, refuse_if_suppressed
 from .._ratelimit import TokenBucket
 from .._results import (
     BatchSendResult,
@@ -66,6 +67,7 @@ from .._settings import (
     url_passwords,
 )
 from .._source import MessageSource
+from .._status import StatusTracker
 from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
@@ -234,6 +236,13 @@ class Connector(Generic[S]):
     settings_type: ClassVar[type[Any] | None] = None
     """The attrs class :attr:`config` is built as (``class MyConnector(Connector[MySettings])``
     with ``settings_type = MySettings``); None: :attr:`config` is :attr:`parameters`."""
+    suppressions: SuppressionStore | None
+    """Opt-outs (docs/opt-outs.md): a send to a suppressed recipient is refused with
+    ``RECIPIENT_OPTED_OUT`` before any request; STOP/START replies and the provider's opt-out
+    errors are recorded here. None (the default): only ``ratatosk_is_suppressed`` hooks gate."""
+    status_tracker: StatusTracker | None
+    """Statuses that never go back (docs/statuses.md): sends are tracked and status callbacks
+    applied through it (``is_stale``, ``message_status``). None (the default): not tracked."""
 
     def __init__(
         self,
@@ -262,6 +271,8 @@ class Connector(Generic[S]):
         self._retry = RetryPolicy()
         self._limiter: TokenBucket | None = None
         self._blocking_view: BlockingConnector | None = None
+        self.suppressions = None
+        self.status_tracker = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -778,6 +789,8 @@ class Connector(Generic[S]):
                 issues = self._schema.validate_message(message)
                 if issues:
                     error = self.validation_failed(issues)
+                else:
+                    error = refuse_if_suppressed(self, message)
         except Exception as exc:
             return self.unexpected(failure, "send_message", exc)
         if error is not None:
@@ -798,8 +811,20 @@ class Connector(Generic[S]):
         except Exception as exc:
             result = self.unexpected(failure, "send_message", exc)
         self._log_send(sent, result)
+        self._after_send_bookkeeping(sent, result)
         self.observe("ratatosk_after_send", message=sent, result=result)
         return result
+
+    def _after_send_bookkeeping(self, message: Message, result: Result[SendResult]) -> None:
+        """Record a provider's opt-out refusal; track an accepted message's status."""
+        try:
+            note_send_result(self, message, result)
+            tracker, data = self.status_tracker, result.data
+            if tracker is not None and data is not None and data.remote_message_id:
+                tracker.track(data, connector=self._schema.connector_id)
+        except Exception as exc:  # a failing store never turns a sent message into a failure
+            text = self.scrub(f"{type(exc).__name__}: {exc}")
+            _log.error("recording the outcome of message %s failed: %s", message.id, text)
 
     @staticmethod
     def _log_send(message: Message, result: Result[SendResult]) -> None:
@@ -940,9 +965,18 @@ class Connector(Generic[S]):
                              source)
         data = result.data
         if data is not None:
+            opt_outs = []
             for message in data.messages:
                 _log.debug("received message %s", message.id, extra={"message_id": message.id})
+                event = note_inbound(self, message)
+                if event is not None:
+                    opt_outs.append({"action": event.action.value, "keyword": event.keyword,
+                                     "sender": event.sender, "recipient": event.recipient,
+                                     "message_id": message.id, "changed": event.changed})
                 self.observe("ratatosk_message_received", message=message)
+            if opt_outs:
+                result = Ok(evolve(data, additional_data={**data.additional_data,
+                                                          "opt_outs": opt_outs}))
         return (yield from immediately(result))
 
     @operation
@@ -959,7 +993,10 @@ class Connector(Generic[S]):
                              ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                              self.parse_message_status, source)
         update = result.data
-        if update is not None and not update.is_duplicate:
+        if update is not None and self.status_tracker is not None:
+            update = self.status_tracker.annotate(update)
+            result = Ok(update)
+        if update is not None and not update.is_duplicate and not update.is_stale:
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
             self.observe("ratatosk_status_received", update=update)
