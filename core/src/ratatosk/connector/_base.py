@@ -6,8 +6,9 @@ two small drivers. A provider implements a few public hooks (``setup``, ``send_m
 see ``docs/connectors.md``) and may declare extra operations with :class:`~ratatosk.operation`.
 
 Order of a send: state check (shut down? initialize lazily) -> capability ->
-``schema.validate_message`` (every issue -> ``MESSAGE_VALIDATION_FAILED``) ->
-``ratatosk_before_send`` hook -> rate limiter -> flow with retries -> ``ratatosk_after_send`` hook.
+``schema.validate_message`` (every issue -> ``MESSAGE_VALIDATION_FAILED``) -> opt-out gate
+(``RECIPIENT_OPTED_OUT``, see ``.._optout``) -> ``ratatosk_before_send`` hook -> rate limiter ->
+flow with retries -> ``ratatosk_after_send`` hook.
 """
 
 from __future__ import annotations
