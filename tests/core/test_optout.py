@@ -76,7 +76,7 @@ def test_keywords_are_recognised(text: str | None,
 
 # -- stores ------------------------------------------------------------------------------------
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SuppressionStore]:
     if request.param == "memory":
         yield InMemorySuppressionStore()

@@ -225,9 +225,7 @@ def test_late_sent_callbacks_never_undo_delivered_and_duplicates_are_reported_on
         application.connector.shutdown()
 
 
-def test_reconcile_asks_twilio_about_a_message_whose_callback_never_came(
-        app: tuple[App, str]) -> None:
-    _, base = app
+def test_reconcile_asks_twilio_about_a_message_whose_callback_never_came() -> None:
     now = [1_000_000.0]
     with TwilioSandbox(progression="manual") as sandbox:
         connector = TwilioSmsConnector(settings={
