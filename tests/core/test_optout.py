@@ -336,3 +336,14 @@ async def test_the_async_path_is_gated_too() -> None:
     codes = sorted(str(r.result.error.code) if r.result.error else "ok" for r in batch)
     assert codes == ["RECIPIENT_OPTED_OUT", "ok"]
     assert len(api.requests) == 1
+
+
+def test_the_blocking_view_sets_the_connectors_store_and_tracker() -> None:
+    c = connector(Kestrel())
+    view = c.blocking()
+    store = InMemorySuppressionStore()
+    view.suppressions = store
+    assert c.suppressions is store and view.suppressions is store
+    tracker = ratatosk.StatusTracker()
+    view.status_tracker = tracker
+    assert c.status_tracker is tracker and view.status_tracker is tracker

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock, Thread
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pluggy
@@ -247,4 +248,34 @@ def test_reconcile_asks_twilio_about_a_message_whose_callback_never_came() -> No
             MessageStatus.DELIVERED, MessageStatus.DELIVERY_FAILED]
         now[0] += 3600
         assert tracker.reconcile_blocking(blocking, older_than=600).checked == 0  # all final
+        blocking.shutdown()
+
+
+def test_an_opt_out_error_in_a_status_callback_is_recorded_for_the_tracked_pair() -> None:
+    """Through a Messaging Service Twilio accepts the create and reports 21610 in the callback
+    (the pool chose the sender): the tracked recipient is suppressed for every sender."""
+    with TwilioSandbox() as sandbox:
+        connector = TwilioSmsConnector(settings={
+            "AccountSid": sandbox.account_sid, "AuthToken": sandbox.auth_token,
+            "BaseUrl": sandbox.base_url, "MessagingServiceSid": "MG" + "0" * 32,
+            "ValidateSignatures": "false"}, plugin_manager=fresh_pm())
+        blocking = connector.blocking()
+        blocking.suppressions = InMemorySuppressionStore()
+        blocking.status_tracker = StatusTracker()
+        sid = blocking.send_message(Message.text("Hi", to=THEM)).unwrap().remote_message_id
+        assert sid is not None
+        callback = MessageSource.url_post(urlencode(
+            {"MessageSid": sid, "AccountSid": sandbox.account_sid, "MessageStatus": "failed",
+             "ErrorCode": "21610", "From": US, "To": THEM}), url="https://app.example/status")
+        update = blocking.receive_message_status(callback).unwrap()
+        assert update.error is not None
+        assert update.error.code == MessagingErrorCodes.RECIPIENT_OPTED_OUT
+        assert update.message_status is MessageStatus.ROUTE_FAILED
+        assert connector.suppressions is not None
+        assert connector.suppressions.is_suppressed(US, THEM)
+        before = len(sandbox.messages)
+        refused = blocking.send_message(Message.text("Hi again", to=THEM))
+        assert refused.error is not None
+        assert refused.error.code == MessagingErrorCodes.RECIPIENT_OPTED_OUT
+        assert len(sandbox.messages) == before
         blocking.shutdown()

@@ -23,7 +23,7 @@ from attrs import field, frozen
 
 from ._errors import ErrorInfo, MessagingErrorCodes
 from ._models import Message
-from ._results import Result, SendResult
+from ._results import Result, SendResult, StatusUpdate
 
 if TYPE_CHECKING:
     from .connector import Connector
@@ -332,3 +332,20 @@ def note_inbound(connector: Connector[Any], message: Message) -> OptOutEvent | N
     event = OptOutEvent(action, ours, _address(message.sender.address), keyword, "keyword",
                         message.id, connector.schema.connector_id)
     return _record(connector, event)
+
+
+def note_status(connector: Connector[Any], update: StatusUpdate) -> None:
+    """A status callback that reports an opt-out refusal (``RECIPIENT_OPTED_OUT``, e.g. Twilio
+    21610 on a message sent through a Messaging Service) is recorded for the pair the status
+    tracker knows the message by (a callback carries no provider-neutral addresses)."""
+    error, tracker = update.error, connector.status_tracker
+    if (error is None or error.code != MessagingErrorCodes.RECIPIENT_OPTED_OUT
+            or tracker is None or update.is_duplicate or update.is_stale):
+        return
+    record = tracker.get(update.remote_message_id)
+    if record is None or record.recipient is None:
+        return
+    _record(connector, OptOutEvent(
+        OptOutAction.OPT_OUT, _address(record.sender or ALL_SENDERS), _address(record.recipient),
+        error.provider_code or str(error.code), "provider_error", record.message_id,
+        connector.schema.connector_id))

@@ -113,8 +113,9 @@ class TrackedMessage:
 
     ``remote_message_id`` is the provider's id of the message (of its first part when the
     provider gives each part an id); ``parts`` maps each part's id to its status (one part, the
-    message itself, for most providers). ``version`` increases with every save (stores use it
-    for compare-and-set). Times are seconds since the epoch.
+    message itself, for most providers). ``sender`` and ``recipient`` are the addresses the
+    message was sent from and to, when known. ``version`` increases with every save (stores use
+    it for compare-and-set). Times are seconds since the epoch.
     """
 
     remote_message_id: str
@@ -123,6 +124,8 @@ class TrackedMessage:
     message_id: str | None = None
     connector: str | None = None
     provider_status: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 0
@@ -288,11 +291,13 @@ class StatusTracker:
         record = self.store.load(remote_id)
         return None if record is None else record.status
 
-    def track(self, result: SendResult, *, connector: str | None = None) -> TrackedMessage:
+    def track(self, result: SendResult, *, connector: str | None = None,
+              sender: str | None = None, recipient: str | None = None) -> TrackedMessage:
         """Register a message the provider accepted (idempotent: a known message is kept).
 
         Its parts are ``result.additional_data["message_ids"]`` when the provider lists one id
-        per part, else the message itself.
+        per part, else the message itself. ``sender``/``recipient`` let a later opt-out error in
+        a status callback be recorded for the right pair.
         """
         remote_id = result.remote_message_id
         if not remote_id:
@@ -303,7 +308,8 @@ class StatusTracker:
         parts = {pid: result.status for pid in (part_ids or [remote_id])}
         record = TrackedMessage(remote_id, result.status, parts, message_id=result.message_id,
                                 connector=connector, provider_status=result.provider_status,
-                                created_at=now, updated_at=now, version=1)
+                                sender=sender, recipient=recipient, created_at=now,
+                                updated_at=now, version=1)
         while True:
             existing = self.store.load(remote_id)
             if existing is not None:

@@ -42,7 +42,13 @@ from .._errors import (
     ValidationIssue,
 )
 from .._models import Message
-from .._optout import SuppressionStore, note_inbound, note_send_result, refuse_if_suppressed
+from .._optout import (
+    SuppressionStore,
+    note_inbound,
+    note_send_result,
+    note_status,
+    refuse_if_suppressed,
+)
 from .._ratelimit import TokenBucket
 from .._results import (
     BatchSendResult,
@@ -822,7 +828,9 @@ class Connector(Generic[S]):
             note_send_result(self, message, result)
             tracker, data = self.status_tracker, result.data
             if tracker is not None and data is not None and data.remote_message_id:
-                tracker.track(data, connector=self._schema.connector_id)
+                tracker.track(data, connector=self._schema.connector_id,
+                              sender=message.sender.address if message.sender else None,
+                              recipient=message.receiver.address if message.receiver else None)
         except Exception as exc:  # a failing store never turns a sent message into a failure
             text = self.scrub(f"{type(exc).__name__}: {exc}")
             _log.error("recording the outcome of message %s failed: %s", message.id, text)
@@ -997,6 +1005,7 @@ class Connector(Generic[S]):
         if update is not None and self.status_tracker is not None:
             update = self.status_tracker.annotate(update)
             result = Ok(update)
+            note_status(self, update)
         if update is not None and not update.is_duplicate and not update.is_stale:
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
