@@ -24,6 +24,7 @@ from ratatosk import (
     MessageSource,
     MessageStatus,
     SendResult,
+    SqliteStatusStore,
     StatusStore,
     StatusTracker,
     StatusUpdate,
@@ -332,3 +333,54 @@ def test_reconcile_skips_connectors_without_status_queries() -> None:
     clock.now += 10
     assert tracker.reconcile_blocking(no_query.blocking(), older_than=1).checked == 0
     assert api.requests == []
+
+
+# -- the SQLite store --------------------------------------------------------------------------
+
+def test_the_sqlite_store_keeps_statuses_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "statuses.db"
+    clock = Clock()
+    store = SqliteStatusStore(path)
+    assert isinstance(store, StatusStore) and "statuses.db" in repr(store)
+    tracker = StatusTracker(store, clock=clock)
+    tracker.track(SendResult("m1", "p1", S.QUEUED, provider_status="0",
+                             additional_data={"message_ids": ["p1", "p2"]}),
+                  connector="vonage/sms", sender="ACME", recipient="+15550002222")
+    tracker.apply(update("p1", S.DELIVERED))
+    store.close()
+
+    again = StatusTracker(SqliteStatusStore(path), clock=clock)
+    record = again.get("p2")
+    assert record is not None and record.remote_message_id == "p1"
+    assert record.parts == {"p1": S.DELIVERED, "p2": S.QUEUED}
+    assert (record.connector, record.sender, record.recipient, record.message_id) == (
+        "vonage/sms", "ACME", "+15550002222", "m1")
+    assert record.status is S.QUEUED and record.version == 2
+    clock.now += 100
+    assert [r.remote_message_id for r in again.due(50)] == ["p1"]
+    assert again.apply(update("p2", S.DELIVERED)).changed
+    assert again.status("p1") is S.DELIVERED and again.due(0) == []
+    assert not again.apply(update("p1", S.SENT)).changed
+    with pytest.raises(ValueError):
+        SqliteStatusStore(path, prefix="bad name")
+
+
+def test_two_processes_sharing_a_sqlite_store_never_lose_an_update(tmp_path: Path) -> None:
+    """Two store instances (two connections, as two processes would have) apply interleaved
+    updates concurrently; compare-and-set keeps the latest status."""
+    path = tmp_path / "shared.db"
+    trackers = [StatusTracker(SqliteStatusStore(path)) for _ in range(2)]
+    order = [S.QUEUED, S.ROUTED, S.SENT, S.DELIVERED, S.READ]
+    barrier = threading.Barrier(len(order))
+
+    def run(index: int, status: MessageStatus) -> None:
+        barrier.wait()
+        for _ in range(20):
+            trackers[index % 2].apply(update("SMq", status))
+
+    threads = [threading.Thread(target=run, args=(i, s)) for i, s in enumerate(order)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert trackers[0].status("SMq") is S.READ and trackers[1].status("SMq") is S.READ

@@ -123,6 +123,7 @@ _LAZY: dict[str, str] = {
     "InMemoryStatusStore": "._status",
     "LedgerStatusStore": "._status",
     "ReconcileReport": "._status",
+    "SqliteStatusStore": "._status",
     "StatusStore": "._status",
     "StatusTracker": "._status",
     "TrackedMessage": "._status",
@@ -217,6 +218,9 @@ if TYPE_CHECKING:
     )
     from ._status import (
         ReconcileReport as ReconcileReport,
+    )
+    from ._status import (
+        SqliteStatusStore as SqliteStatusStore,
     )
     from ._status import (
         StatusStore as StatusStore,

@@ -10,9 +10,12 @@ message that only moves forward; each update is reported as what it did to the m
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from attrs import evolve, field, frozen
@@ -29,6 +32,7 @@ __all__ = [
     "InMemoryStatusStore",
     "LedgerStatusStore",
     "ReconcileReport",
+    "SqliteStatusStore",
     "StatusStore",
     "StatusTracker",
     "TrackedMessage",
@@ -205,6 +209,99 @@ class InMemoryStatusStore:
             del self._records[record.remote_message_id]
             for part in record.parts:
                 self._parts.pop(part, None)
+
+
+_RECORD_FIELDS = ("message_id", "connector", "provider_status", "sender", "recipient",
+                  "created_at")
+
+
+class SqliteStatusStore:
+    """A :class:`StatusStore` in one SQLite file (standard library; WAL mode), shared by the
+    threads and processes of one machine and kept across restarts, so :meth:`StatusTracker.
+    reconcile` still finds the messages sent before. ``save`` is a compare-and-set on
+    ``version`` inside one transaction. ``prefix`` starts its two tables' names."""
+
+    def __init__(self, path: str | Path, *, prefix: str = "ratatosk_status") -> None:
+        if not prefix.replace("_", "").isalnum():
+            raise ValueError("prefix must be letters, digits and underscores")
+        self.path = str(path)
+        self._messages, self._parts = f"{prefix}_messages", f"{prefix}_parts"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0,
+                                   isolation_level=None)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._messages} (remote_id TEXT PRIMARY KEY, "
+                "status TEXT NOT NULL, is_final INTEGER NOT NULL, parts TEXT NOT NULL, "
+                "data TEXT NOT NULL, updated_at REAL NOT NULL, version INTEGER NOT NULL)")
+            self._db.execute(
+                f"CREATE INDEX IF NOT EXISTS {self._messages}_open "
+                f"ON {self._messages} (is_final, updated_at)")
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._parts} (part_id TEXT PRIMARY KEY, "
+                "remote_id TEXT NOT NULL)")
+
+    def __repr__(self) -> str:
+        return f"<SqliteStatusStore {self.path!r}>"
+
+    def _record(self, row: tuple[Any, ...]) -> TrackedMessage:
+        remote_id, status, parts, data, updated_at, version = row
+        extra = json.loads(data)
+        return TrackedMessage(remote_id, MessageStatus(status), json.loads(parts),
+                              updated_at=updated_at, version=version,
+                              **{k: extra.get(k) for k in _RECORD_FIELDS if k in extra})
+
+    _SELECT = "SELECT remote_id, status, parts, data, updated_at, version FROM {}"
+
+    def load(self, remote_id: str) -> TrackedMessage | None:
+        with self._lock:
+            row = self._db.execute(
+                self._SELECT.format(self._messages) + " WHERE remote_id = COALESCE("
+                f"(SELECT remote_id FROM {self._parts} WHERE part_id = ?), ?)",
+                (remote_id, remote_id)).fetchone()
+        return None if row is None else self._record(row)
+
+    def save(self, record: TrackedMessage, expected_version: int | None) -> bool:
+        parts = json.dumps({k: v.value for k, v in record.parts.items()})
+        data = json.dumps({k: getattr(record, k) for k in _RECORD_FIELDS})
+        values = (record.status.value, int(record.status.is_final), parts, data,
+                  record.updated_at, record.version)
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if expected_version is None:
+                    cursor = db.execute(
+                        f"INSERT OR IGNORE INTO {self._messages} (remote_id, status, is_final, "
+                        "parts, data, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (record.remote_message_id, *values))
+                else:
+                    cursor = db.execute(
+                        f"UPDATE {self._messages} SET status = ?, is_final = ?, parts = ?, "
+                        "data = ?, updated_at = ?, version = ? WHERE remote_id = ? "
+                        "AND version = ?", (*values, record.remote_message_id, expected_version))
+                done = cursor.rowcount == 1
+                if done:
+                    db.executemany(
+                        f"INSERT OR IGNORE INTO {self._parts} (part_id, remote_id) "
+                        "VALUES (?, ?)", [(p, record.remote_message_id) for p in record.parts])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return done
+
+    def open_messages(self, updated_before: float, limit: int) -> list[TrackedMessage]:
+        with self._lock:
+            rows = self._db.execute(
+                self._SELECT.format(self._messages) + " WHERE is_final = 0 AND updated_at < ? "
+                "ORDER BY updated_at LIMIT ?", (updated_before, limit)).fetchall()
+        return [self._record(row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 class LedgerStatusStore:
