@@ -347,3 +347,25 @@ def test_the_blocking_view_sets_the_connectors_store_and_tracker() -> None:
     tracker = ratatosk.StatusTracker()
     view.status_tracker = tracker
     assert c.status_tracker is tracker and view.status_tracker is tracker
+
+
+def test_a_store_that_fails_while_recording_a_stop_fails_the_webhook() -> None:
+    class Broken(InMemorySuppressionStore):
+        def suppress(self, sender: str, recipient: str, reason: str = "") -> bool:
+            raise ConnectionError("store down")
+
+    seen: list[Message] = []
+
+    class Observer:
+        @hookimpl
+        def ratatosk_message_received(self, connector: Any, message: Message) -> None:
+            seen.append(message)
+
+    pm = fresh_pm()
+    pm.register(Observer())
+    c = connector(Kestrel(), pm, store=Broken()).blocking()
+    result = c.receive_messages(inbound("STOP"))
+    assert result.error is not None
+    assert result.error.code == ratatosk.ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR
+    assert "store down" in result.error.message and seen == []  # answered 500: retried
+    assert c.receive_messages(inbound("hello")).is_success  # other text needs no store

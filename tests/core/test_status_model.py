@@ -384,3 +384,20 @@ def test_two_processes_sharing_a_sqlite_store_never_lose_an_update(tmp_path: Pat
     for t in threads:
         t.join()
     assert trackers[0].status("SMq") is S.READ and trackers[1].status("SMq") is S.READ
+
+
+def test_a_status_store_that_fails_fails_the_callback() -> None:
+    class Broken(InMemoryStatusStore):
+        def load(self, remote_id: str) -> TrackedMessage | None:
+            raise ConnectionError("store down")
+
+    base = kestrel(Kestrel())
+    base.status_tracker = StatusTracker(Broken())
+    result = base.blocking().receive_message_status(callback("K1", "delivered"))
+    assert result.error is not None
+    assert result.error.code == ratatosk.ConnectorErrorCodes.RECEIVE_STATUS_ERROR
+    assert "store down" in result.error.message
+    # a send is never failed by the tracker: the message went out
+    sent = base.blocking().send_message(
+        MessageBuilder().to_phone("+15550002222").with_text("hi").build())
+    assert sent.is_success

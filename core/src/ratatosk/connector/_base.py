@@ -28,6 +28,7 @@ from collections.abc import (
     Mapping,
     Sized,
 )
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -974,14 +975,16 @@ class Connector(Generic[S]):
                              source)
         data = result.data
         if data is not None:
-            opt_outs = []
+            try:  # opt-out keywords first: a store that fails fails the webhook (to be retried)
+                opt_outs = [{"action": e.action.value, "keyword": e.keyword, "sender": e.sender,
+                             "recipient": e.recipient, "message_id": e.message_id,
+                             "changed": e.changed}
+                            for e in map(partial(note_inbound, self), data.messages) if e]
+            except Exception as exc:
+                return self.unexpected(ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR,
+                                       "receive_messages", exc)
             for message in data.messages:
                 _log.debug("received message %s", message.id, extra={"message_id": message.id})
-                event = note_inbound(self, message)
-                if event is not None:
-                    opt_outs.append({"action": event.action.value, "keyword": event.keyword,
-                                     "sender": event.sender, "recipient": event.recipient,
-                                     "message_id": message.id, "changed": event.changed})
                 self.observe("ratatosk_message_received", message=message)
             if opt_outs:
                 result = Ok(evolve(data, additional_data={**data.additional_data,
@@ -1003,9 +1006,13 @@ class Connector(Generic[S]):
                              self.parse_message_status, source)
         update = result.data
         if update is not None and self.status_tracker is not None:
-            update = self.status_tracker.annotate(update)
+            try:  # a store that fails fails the webhook (the provider retries it)
+                update = self.status_tracker.annotate(update)
+                note_status(self, update)
+            except Exception as exc:
+                return self.unexpected(ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
+                                       "receive_message_status", exc)
             result = Ok(update)
-            note_status(self, update)
         if update is not None and not update.is_duplicate and not update.is_stale:
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
