@@ -279,3 +279,35 @@ def test_an_opt_out_error_in_a_status_callback_is_recorded_for_the_tracked_pair(
         assert refused.error.code == MessagingErrorCodes.RECIPIENT_OPTED_OUT
         assert len(sandbox.messages) == before
         blocking.shutdown()
+
+
+def test_a_stop_whose_recording_failed_is_processed_when_twilio_retries_it() -> None:
+    """The suppression store was down: the webhook failed (Twilio retries it) and its
+    de-duplication key was forgotten, so the retry records the STOP instead of being dropped as
+    a duplicate."""
+    class Flaky(InMemorySuppressionStore):
+        down = True
+
+        def suppress(self, sender: str, recipient: str, reason: str = "") -> bool:
+            if self.down:
+                raise ConnectionError("store down")
+            return super().suppress(sender, recipient, reason)
+
+    store = Flaky()
+    connector = TwilioSmsConnector(settings={
+        "AccountSid": "AC" + "1" * 32, "AuthToken": "token-123456",
+        "ValidateSignatures": "false"}, plugin_manager=fresh_pm())
+    connector.suppressions = store
+    blocking = connector.blocking()
+    source = MessageSource.url_post(urlencode({
+        "MessageSid": "SM" + "2" * 32, "AccountSid": "AC" + "1" * 32, "From": THEM, "To": US,
+        "Body": "STOP", "NumMedia": "0", "SmsStatus": "received"}),
+        url="https://app.example/inbound", headers={"I-Twilio-Idempotency-Token": "tok-1"})
+    failed = blocking.receive_messages(source)
+    assert failed.error is not None
+    assert failed.error.code == ratatosk.ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR
+    store.down = False
+    retried = blocking.receive_messages(source).unwrap()
+    assert not retried.is_duplicate and len(retried.messages) == 1
+    assert store.is_suppressed(US, THEM)
+    assert blocking.receive_messages(source).unwrap().is_duplicate  # now it is one

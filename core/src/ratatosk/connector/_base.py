@@ -981,6 +981,7 @@ class Connector(Generic[S]):
                              "changed": e.changed}
                             for e in map(partial(note_inbound, self), data.messages) if e]
             except Exception as exc:
+                self._forget_webhook(data)
                 return self.unexpected(ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR,
                                        "receive_messages", exc)
             for message in data.messages:
@@ -1010,6 +1011,7 @@ class Connector(Generic[S]):
                 update = self.status_tracker.annotate(update)
                 note_status(self, update)
             except Exception as exc:
+                self._forget_webhook(update)
                 return self.unexpected(ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                                        "receive_message_status", exc)
             result = Ok(update)
@@ -1018,6 +1020,19 @@ class Connector(Generic[S]):
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
             self.observe("ratatosk_status_received", update=update)
         return (yield from immediately(result))
+
+    def _forget_webhook(self, data: ReceiveResult | StatusUpdate) -> None:
+        """A webhook whose bookkeeping failed is forgotten by the connector's de-duplication
+        store (``dedup_store.forget(additional_data["dedup_key"])``, when the provider keeps
+        one), so the provider's retry is processed rather than taken for a duplicate."""
+        key = data.additional_data.get("dedup_key")
+        forget = getattr(getattr(self, "dedup_store", None), "forget", None)
+        if isinstance(key, str) and callable(forget):
+            try:
+                forget(key)
+            except Exception as exc:
+                _log.error("could not forget a webhook's de-duplication key: %s",
+                           self.scrub(f"{type(exc).__name__}: {exc}"))
 
     def _parse(
         self, capability: ChannelCapability, operation: str, failure: str,
