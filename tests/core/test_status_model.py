@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from ratatosk import (
     hookimpl,
     supersedes,
 )
-from ratatosk.ledger import SqliteLedger, idempotency_key
+from ratatosk.ledger import Ledger, PostgresLedger, SqliteLedger, idempotency_key
 
 S = MessageStatus
 
@@ -182,22 +185,41 @@ def test_the_in_memory_store_is_bounded_and_compares_versions() -> None:
         InMemoryStatusStore(0)
 
 
-def test_the_ledger_gets_each_status_change_once(tmp_path: Path) -> None:
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+POSTGRES = os.environ.get("RATATOSK_TEST_POSTGRES",
+                          "postgresql://postgres@127.0.0.1:5432/test?connect_timeout=10")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        sqlite_ledger = SqliteLedger(tmp_path / "ledger.db")
+        yield sqlite_ledger
+        sqlite_ledger.close()
+        return
+    import psycopg
+
+    schema = f"rtk_status_{uuid.uuid4().hex[:16]}"
+    pg_ledger = PostgresLedger(POSTGRES, schema=schema)
     try:
-        key = idempotency_key("spring", "row-1")
-        ledger.record_intent(campaign="spring", row_key="row-1", recipient="+15550002222",
-                             idempotency_key=key)
-        assert ledger.claim(key, "w1")
-        ledger.record_outcome(key, ratatosk.ledger.DeliveryState.SENT, provider_message_id="SMx")
-        tracker = StatusTracker(LedgerStatusStore(ledger))
-        tracker.track(SendResult("m", "SMx", S.QUEUED, provider_status="queued"))
-        for status in (S.SENT, S.DELIVERED, S.SENT, S.DELIVERED, S.QUEUED):
-            tracker.apply(update("SMx", status))
-        history = [(u.status, u.idempotency_key) for u in ledger.status_updates(key)]
-        assert history == [("queued", key), ("sent", key), ("delivered", key)]
+        yield pg_ledger
     finally:
-        ledger.close()
+        pg_ledger.close()
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_the_ledger_gets_each_status_change_once(ledger: Ledger) -> None:
+    key = idempotency_key("spring", "row-1")
+    ledger.record_intent(campaign="spring", row_key="row-1", recipient="+15550002222",
+                         idempotency_key=key)
+    assert ledger.claim(key, "w1")
+    ledger.record_outcome(key, ratatosk.ledger.DeliveryState.SENT, provider_message_id="SMx")
+    tracker = StatusTracker(LedgerStatusStore(ledger))
+    tracker.track(SendResult("m", "SMx", S.QUEUED, provider_status="queued"))
+    for status in (S.SENT, S.DELIVERED, S.SENT, S.DELIVERED, S.QUEUED):
+        tracker.apply(update("SMx", status))
+    history = [(u.status, u.idempotency_key) for u in ledger.status_updates(key)]
+    assert history == [("queued", key), ("sent", key), ("delivered", key)]
 
 
 # -- the connector: receive_message_status through the tracker --------------------------------
