@@ -423,3 +423,12 @@ def test_a_status_store_that_fails_fails_the_callback() -> None:
     sent = base.blocking().send_message(
         MessageBuilder().to_phone("+15550002222").with_text("hi").build())
     assert sent.is_success
+
+
+def test_the_new_status_update_fields_serialize() -> None:
+    stale = StatusUpdate("SM1", S.SENT, "sent", is_stale=True, message_status=S.DELIVERED)
+    data = ratatosk.unstructure(stale)
+    assert (data["is_stale"], data["message_status"]) == (True, "delivered")
+    assert ratatosk.structure(data, StatusUpdate) == stale
+    plain = ratatosk.unstructure(StatusUpdate("SM1", S.SENT))
+    assert (plain["is_stale"], plain["message_status"]) == (False, None)
