@@ -181,6 +181,11 @@ def test_the_in_memory_store_is_bounded_and_compares_versions() -> None:
     store.save(TrackedMessage("c", S.SENT, {"c": S.SENT}, updated_at=3, version=1), None)
     assert len(store) == 2 and store.load("a") is None  # the final one went first
     assert [r.remote_message_id for r in store.open_messages(10, 5)] == ["b", "c"]
+    big = InMemoryStatusStore(max_messages=100)
+    for i in range(101):
+        big.save(TrackedMessage(f"m{i}", S.SENT, {f"m{i}": S.SENT}, updated_at=i, version=1),
+                 None)
+    assert len(big) == 90 and big.load("m10") is None and big.load("m11") is not None
     with pytest.raises(ValueError):
         InMemoryStatusStore(0)
 

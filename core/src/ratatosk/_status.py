@@ -160,8 +160,9 @@ class StatusStore(Protocol):
 
 
 class InMemoryStatusStore:
-    """A thread-safe :class:`StatusStore` in memory (per process); ``max_messages`` bounds it
-    (the oldest messages in a final status are dropped first, then the oldest of all)."""
+    """A thread-safe :class:`StatusStore` in memory (per process); ``max_messages`` bounds it:
+    when it is exceeded, a tenth is dropped, the oldest messages in a final status first, then
+    the oldest of all."""
 
     def __init__(self, max_messages: int = 100_000) -> None:
         if max_messages < 1:
@@ -203,9 +204,11 @@ class InMemoryStatusStore:
         return found[:limit]
 
     def _evict(self) -> None:
+        # down to 90 % at once, so a full store sorts once per many saves, not on every one
+        keep = self.max_messages - self.max_messages // 10
         ordered = sorted(self._records.values(),
                          key=lambda r: (not r.status.is_final, r.updated_at))
-        for record in ordered[: len(self._records) - self.max_messages]:
+        for record in ordered[: len(self._records) - keep]:
             del self._records[record.remote_message_id]
             for part in record.parts:
                 self._parts.pop(part, None)
