@@ -427,7 +427,7 @@ async def test_schema_validation_runs_before_any_request(props: dict[str, Any]) 
 
 @pytest.mark.parametrize(("code", "status", "expected"), [
     (21211, 400, MessagingErrorCodes.INVALID_RECIPIENT),
-    (21610, 400, MessagingErrorCodes.INVALID_RECIPIENT),
+    (21610, 400, MessagingErrorCodes.RECIPIENT_OPTED_OUT),
     (21612, 400, MessagingErrorCodes.INVALID_RECIPIENT),
     (21614, 400, MessagingErrorCodes.INVALID_SENDER),
     (21408, 400, MessagingErrorCodes.INVALID_SENDER),

@@ -114,7 +114,7 @@ async def test_seed_examples(sandbox: TwilioSandbox) -> None:
     ("+15005550001", "+15005550006", MessagingErrorCodes.INVALID_RECIPIENT, "21211"),
     ("+15005550002", "+15005550006", MessagingErrorCodes.INVALID_RECIPIENT, "21612"),
     ("+15005550003", "+15005550006", MessagingErrorCodes.INVALID_SENDER, "21408"),
-    ("+15005550004", "+15005550006", MessagingErrorCodes.INVALID_RECIPIENT, "21610"),
+    ("+15005550004", "+15005550006", MessagingErrorCodes.RECIPIENT_OPTED_OUT, "21610"),
     ("+15005550009", "+15005550006", MessagingErrorCodes.INVALID_SENDER, "21614"),
     ("+15550002222", "+15005550001", MessagingErrorCodes.INVALID_SENDER, "21212"),
     ("+15550002222", "+15005550007", MessagingErrorCodes.INVALID_SENDER, "21606"),

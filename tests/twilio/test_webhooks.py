@@ -630,7 +630,7 @@ async def test_an_unknown_future_status_is_unknown_not_an_error(
         ("30003", "undelivered", MessagingErrorCodes.INVALID_RECIPIENT,
          "Unreachable destination handset"),
         ("30007", "undelivered", MessagingErrorCodes.MESSAGE_ROUTING_FAILED, "Message filtered"),
-        ("21610", "failed", MessagingErrorCodes.INVALID_RECIPIENT,
+        ("21610", "failed", MessagingErrorCodes.RECIPIENT_OPTED_OUT,
          "Attempt to send to unsubscribed recipient"),
         ("30001", "failed", MessagingErrorCodes.RATE_LIMITED, "Queue overflow"),
     ],

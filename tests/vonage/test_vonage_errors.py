@@ -234,7 +234,7 @@ def test_sms_every_part_is_accounted_for() -> None:
     ("4", MessagingErrorCodes.INVALID_CREDENTIALS),
     ("5", MessagingErrorCodes.SEND_MESSAGE_FAILED),
     ("6", MessagingErrorCodes.INVALID_MESSAGE),
-    ("7", MessagingErrorCodes.INVALID_RECIPIENT),
+    ("7", MessagingErrorCodes.RECIPIENT_OPTED_OUT),
     ("8", MessagingErrorCodes.ACCOUNT_SUSPENDED),
     ("9", MessagingErrorCodes.INSUFFICIENT_FUNDS),
     ("15", MessagingErrorCodes.INVALID_SENDER),

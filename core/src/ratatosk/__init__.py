@@ -119,6 +119,27 @@ _LAZY: dict[str, str] = {
     "DeduplicationStore": "._dedup",
     "InMemoryDeduplicationStore": "._dedup",
     "connect": "._connect",
+    "Applied": "._status",
+    "InMemoryStatusStore": "._status",
+    "LedgerStatusStore": "._status",
+    "ReconcileReport": "._status",
+    "SqliteStatusStore": "._status",
+    "StatusStore": "._status",
+    "StatusTracker": "._status",
+    "TrackedMessage": "._status",
+    "fold_parts": "._status",
+    "supersedes": "._status",
+    "ALL_SENDERS": "._optout",
+    "HELP_KEYWORDS": "._optout",
+    "OPT_IN_KEYWORDS": "._optout",
+    "OPT_OUT_KEYWORDS": "._optout",
+    "InMemorySuppressionStore": "._optout",
+    "OptOutAction": "._optout",
+    "OptOutEvent": "._optout",
+    "RedisSuppressionStore": "._optout",
+    "SqliteSuppressionStore": "._optout",
+    "SuppressionStore": "._optout",
+    "classify_keyword": "._optout",
     "get_plugin_manager": ".plugins",
     "list_providers": ".plugins",
     "list_failures": ".plugins",
@@ -141,6 +162,39 @@ if TYPE_CHECKING:
     from ._dedup import (
         InMemoryDeduplicationStore as InMemoryDeduplicationStore,
     )
+    from ._optout import (
+        ALL_SENDERS as ALL_SENDERS,
+    )
+    from ._optout import (
+        HELP_KEYWORDS as HELP_KEYWORDS,
+    )
+    from ._optout import (
+        OPT_IN_KEYWORDS as OPT_IN_KEYWORDS,
+    )
+    from ._optout import (
+        OPT_OUT_KEYWORDS as OPT_OUT_KEYWORDS,
+    )
+    from ._optout import (
+        InMemorySuppressionStore as InMemorySuppressionStore,
+    )
+    from ._optout import (
+        OptOutAction as OptOutAction,
+    )
+    from ._optout import (
+        OptOutEvent as OptOutEvent,
+    )
+    from ._optout import (
+        RedisSuppressionStore as RedisSuppressionStore,
+    )
+    from ._optout import (
+        SqliteSuppressionStore as SqliteSuppressionStore,
+    )
+    from ._optout import (
+        SuppressionStore as SuppressionStore,
+    )
+    from ._optout import (
+        classify_keyword as classify_keyword,
+    )
     from ._serialization import (
         converter as converter,
     )
@@ -152,6 +206,36 @@ if TYPE_CHECKING:
     )
     from ._serialization import (
         unstructure as unstructure,
+    )
+    from ._status import (
+        Applied as Applied,
+    )
+    from ._status import (
+        InMemoryStatusStore as InMemoryStatusStore,
+    )
+    from ._status import (
+        LedgerStatusStore as LedgerStatusStore,
+    )
+    from ._status import (
+        ReconcileReport as ReconcileReport,
+    )
+    from ._status import (
+        SqliteStatusStore as SqliteStatusStore,
+    )
+    from ._status import (
+        StatusStore as StatusStore,
+    )
+    from ._status import (
+        StatusTracker as StatusTracker,
+    )
+    from ._status import (
+        TrackedMessage as TrackedMessage,
+    )
+    from ._status import (
+        fold_parts as fold_parts,
+    )
+    from ._status import (
+        supersedes as supersedes,
     )
     from .connector import (
         BlockingConnector as BlockingConnector,

@@ -75,6 +75,7 @@ class MessagingErrorCodes(ErrorCode, domain="messaging"):
     TIMEOUT = "TIMEOUT"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
+    RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
 
 
 class ConnectorErrorCodes(ErrorCode, domain="connector"):

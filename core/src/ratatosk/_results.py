@@ -155,6 +155,12 @@ class StatusUpdate:
 
     ``is_duplicate`` is true when the same status callback was seen before (a provider retry):
     observers and handlers are then not called again, so nothing is processed twice.
+
+    With a status tracker on the connector (``connector.status_tracker``, see
+    ``docs/statuses.md``), ``message_status`` is the message's status after this update (parts
+    folded, never going back) and ``is_stale`` is true when the update did not change it: it
+    came late (``sent`` after ``delivered``), repeated a status already known, or moved only one
+    part of a multi-part message. Observers are not called for a stale update either.
     """
 
     remote_message_id: str
@@ -171,6 +177,8 @@ class StatusUpdate:
     date_updated: datetime | None = None
     additional_data: dict[str, Any] = field(factory=dict)
     is_duplicate: bool = False
+    is_stale: bool = False
+    message_status: MessageStatus | None = None
 
 
 def _messages(value: Iterable[Message]) -> tuple[Message, ...]:

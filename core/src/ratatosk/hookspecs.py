@@ -14,6 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ._models import Message
+    from ._optout import OptOutEvent
     from ._results import Result, SendResult, StatusUpdate
     from .connector import Connector
 
@@ -95,3 +96,13 @@ def ratatosk_message_received(connector: Connector, message: Message) -> None:
 @hookspec
 def ratatosk_status_received(connector: Connector, update: StatusUpdate) -> None:
     """Called for each status update a connector parsed from a status callback."""
+
+
+@hookspec
+def ratatosk_is_suppressed(connector: Connector, sender: str | None, recipient: str) -> bool | None:
+    """Refuse (True) or allow (False) a send from ``sender`` to ``recipient``; None: no opinion."""
+
+
+@hookspec
+def ratatosk_opt_out_received(connector: Connector, event: OptOutEvent) -> None:
+    """Called for each STOP/START/HELP keyword or provider opt-out error a connector saw."""

@@ -6,8 +6,9 @@ two small drivers. A provider implements a few public hooks (``setup``, ``send_m
 see ``docs/connectors.md``) and may declare extra operations with :class:`~ratatosk.operation`.
 
 Order of a send: state check (shut down? initialize lazily) -> capability ->
-``schema.validate_message`` (every issue -> ``MESSAGE_VALIDATION_FAILED``) ->
-``ratatosk_before_send`` hook -> rate limiter -> flow with retries -> ``ratatosk_after_send`` hook.
+``schema.validate_message`` (every issue -> ``MESSAGE_VALIDATION_FAILED``) -> opt-out gate
+(``RECIPIENT_OPTED_OUT``, see ``.._optout``) -> ``ratatosk_before_send`` hook -> rate limiter ->
+flow with retries -> ``ratatosk_after_send`` hook.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import (
     Mapping,
     Sized,
 )
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -41,6 +43,13 @@ from .._errors import (
     ValidationIssue,
 )
 from .._models import Message
+from .._optout import (
+    SuppressionStore,
+    note_inbound,
+    note_send_result,
+    note_status,
+    refuse_if_suppressed,
+)
 from .._ratelimit import TokenBucket
 from .._results import (
     BatchSendResult,
@@ -66,6 +75,7 @@ from .._settings import (
     url_passwords,
 )
 from .._source import MessageSource
+from .._status import StatusTracker
 from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
@@ -234,6 +244,13 @@ class Connector(Generic[S]):
     settings_type: ClassVar[type[Any] | None] = None
     """The attrs class :attr:`config` is built as (``class MyConnector(Connector[MySettings])``
     with ``settings_type = MySettings``); None: :attr:`config` is :attr:`parameters`."""
+    suppressions: SuppressionStore | None
+    """Opt-outs (docs/opt-outs.md): a send to a suppressed recipient is refused with
+    ``RECIPIENT_OPTED_OUT`` before any request; STOP/START replies and the provider's opt-out
+    errors are recorded here. None (the default): only ``ratatosk_is_suppressed`` hooks gate."""
+    status_tracker: StatusTracker | None
+    """Statuses that never go back (docs/statuses.md): sends are tracked and status callbacks
+    applied through it (``is_stale``, ``message_status``). None (the default): not tracked."""
 
     def __init__(
         self,
@@ -262,6 +279,8 @@ class Connector(Generic[S]):
         self._retry = RetryPolicy()
         self._limiter: TokenBucket | None = None
         self._blocking_view: BlockingConnector | None = None
+        self.suppressions = None
+        self.status_tracker = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -778,6 +797,8 @@ class Connector(Generic[S]):
                 issues = self._schema.validate_message(message)
                 if issues:
                     error = self.validation_failed(issues)
+                else:
+                    error = refuse_if_suppressed(self, message)
         except Exception as exc:
             return self.unexpected(failure, "send_message", exc)
         if error is not None:
@@ -798,8 +819,22 @@ class Connector(Generic[S]):
         except Exception as exc:
             result = self.unexpected(failure, "send_message", exc)
         self._log_send(sent, result)
+        self._after_send_bookkeeping(sent, result)
         self.observe("ratatosk_after_send", message=sent, result=result)
         return result
+
+    def _after_send_bookkeeping(self, message: Message, result: Result[SendResult]) -> None:
+        """Record a provider's opt-out refusal; track an accepted message's status."""
+        try:
+            note_send_result(self, message, result)
+            tracker, data = self.status_tracker, result.data
+            if tracker is not None and data is not None and data.remote_message_id:
+                tracker.track(data, connector=self._schema.connector_id,
+                              sender=message.sender.address if message.sender else None,
+                              recipient=message.receiver.address if message.receiver else None)
+        except Exception as exc:  # a failing store never turns a sent message into a failure
+            text = self.scrub(f"{type(exc).__name__}: {exc}")
+            _log.error("recording the outcome of message %s failed: %s", message.id, text)
 
     @staticmethod
     def _log_send(message: Message, result: Result[SendResult]) -> None:
@@ -940,9 +975,21 @@ class Connector(Generic[S]):
                              source)
         data = result.data
         if data is not None:
+            try:  # opt-out keywords first: a store that fails fails the webhook (to be retried)
+                opt_outs = [{"action": e.action.value, "keyword": e.keyword, "sender": e.sender,
+                             "recipient": e.recipient, "message_id": e.message_id,
+                             "changed": e.changed}
+                            for e in map(partial(note_inbound, self), data.messages) if e]
+            except Exception as exc:
+                self._forget_webhook(data)
+                return self.unexpected(ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR,
+                                       "receive_messages", exc)
             for message in data.messages:
                 _log.debug("received message %s", message.id, extra={"message_id": message.id})
                 self.observe("ratatosk_message_received", message=message)
+            if opt_outs:
+                result = Ok(evolve(data, additional_data={**data.additional_data,
+                                                          "opt_outs": opt_outs}))
         return (yield from immediately(result))
 
     @operation
@@ -959,11 +1006,33 @@ class Connector(Generic[S]):
                              ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                              self.parse_message_status, source)
         update = result.data
-        if update is not None and not update.is_duplicate:
+        if update is not None and self.status_tracker is not None:
+            try:  # a store that fails fails the webhook (the provider retries it)
+                update = self.status_tracker.annotate(update)
+                note_status(self, update)
+            except Exception as exc:
+                self._forget_webhook(update)
+                return self.unexpected(ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
+                                       "receive_message_status", exc)
+            result = Ok(update)
+        if update is not None and not update.is_duplicate and not update.is_stale:
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
             self.observe("ratatosk_status_received", update=update)
         return (yield from immediately(result))
+
+    def _forget_webhook(self, data: ReceiveResult | StatusUpdate) -> None:
+        """A webhook whose bookkeeping failed is forgotten by the connector's de-duplication
+        store (``dedup_store.forget(additional_data["dedup_key"])``, when the provider keeps
+        one), so the provider's retry is processed rather than taken for a duplicate."""
+        key = data.additional_data.get("dedup_key")
+        forget = getattr(getattr(self, "dedup_store", None), "forget", None)
+        if isinstance(key, str) and callable(forget):
+            try:
+                forget(key)
+            except Exception as exc:
+                _log.error("could not forget a webhook's de-duplication key: %s",
+                           self.scrub(f"{type(exc).__name__}: {exc}"))
 
     def _parse(
         self, capability: ChannelCapability, operation: str, failure: str,

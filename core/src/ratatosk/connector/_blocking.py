@@ -15,9 +15,11 @@ from ._batch import BatchSource
 from ._operation import drive_blocking, operations_of
 
 if TYPE_CHECKING:
+    from .._optout import SuppressionStore
     from .._results import ConnectorHealth, ReceiveResult, SendResult, StatusInfo, StatusUpdate
     from .._settings import ConnectionSettings
     from .._source import MessageSource
+    from .._status import StatusTracker
     from ..schema import ChannelSchema
 
 B = TypeVar("B", bound="BlockingConnector")
@@ -73,6 +75,25 @@ class BlockingConnector:
         def get_status(self) -> Result[StatusInfo]: ...
         def get_health(self) -> Result[ConnectorHealth]: ...
         def shutdown(self) -> Result[None]: ...
+
+    # the connector's settable parts: set on the view, they are the connector's
+    @property
+    def suppressions(self) -> SuppressionStore | None:
+        """The connector's :attr:`Connector.suppressions` (read and set through the view)."""
+        return self.connector.suppressions
+
+    @suppressions.setter
+    def suppressions(self, store: SuppressionStore | None) -> None:
+        self.connector.suppressions = store
+
+    @property
+    def status_tracker(self) -> StatusTracker | None:
+        """The connector's :attr:`Connector.status_tracker` (read and set through the view)."""
+        return self.connector.status_tracker
+
+    @status_tracker.setter
+    def status_tracker(self, tracker: StatusTracker | None) -> None:
+        self.connector.status_tracker = tracker
 
     def send_batch(
         self, messages: Iterable[Message], *, concurrency: int = 16

@@ -81,7 +81,7 @@ API_ERROR_MAP: Mapping[int, ErrorCode] = MappingProxyType(
     {
         # the seed's table
         21211: _M.INVALID_RECIPIENT,  # Invalid 'To' Phone Number
-        21610: _M.INVALID_RECIPIENT,  # unsubscribed recipient (STOP)
+        21610: _M.RECIPIENT_OPTED_OUT,  # unsubscribed recipient (STOP)
         21614: _M.INVALID_SENDER,  # 'To' is not a mobile number (seed: sender)
         21408: _M.INVALID_SENDER,  # region not enabled (seed: sender)
         20001: _M.INVALID_MESSAGE,  # unknown parameters

@@ -112,7 +112,7 @@ SMS_STATUS_MAP: Mapping[str, ErrorCode] = MappingProxyType({
     "4": _M.INVALID_CREDENTIALS,  # invalid credentials
     "5": _M.SEND_MESSAGE_FAILED,  # internal error
     "6": _M.INVALID_MESSAGE,  # invalid message (unroutable)
-    "7": _M.INVALID_RECIPIENT,  # number barred
+    "7": _M.RECIPIENT_OPTED_OUT,  # number barred: on the opt-out (STOP) list
     "8": _M.ACCOUNT_SUSPENDED,  # partner account barred
     "9": _M.INSUFFICIENT_FUNDS,  # partner quota violation (balance)
     "12": _M.MESSAGE_TOO_LARGE,  # message too long
