@@ -311,3 +311,26 @@ def test_a_stop_whose_recording_failed_is_processed_when_twilio_retries_it() -> 
     assert not retried.is_duplicate and len(retried.messages) == 1
     assert store.is_suppressed(US, THEM)
     assert blocking.receive_messages(source).unwrap().is_duplicate  # now it is one
+
+
+def test_a_status_query_goes_through_the_tracker_and_never_undoes_a_later_status() -> None:
+    with TwilioSandbox(progression="manual") as sandbox:
+        connector = TwilioSmsConnector(settings={
+            "AccountSid": sandbox.account_sid, "AuthToken": sandbox.auth_token,
+            "BaseUrl": sandbox.base_url}, plugin_manager=fresh_pm())
+        tracker = connector.status_tracker = StatusTracker()
+        blocking = connector.blocking()
+        sid = blocking.send_message(Message.text("Hi", to=THEM, sender=US)).unwrap() \
+            .remote_message_id or ""
+        sandbox.advance(sid, to="sent")
+        first = blocking.get_message_status(sid).unwrap()
+        assert (first.message_status, first.is_stale) == (MessageStatus.SENT, False)
+        assert tracker.status(sid) == MessageStatus.SENT
+        # the application learnt "delivered" elsewhere (a callback); a query still saying "sent"
+        # is reported as stale and leaves the tracked status alone
+        tracker.apply(StatusUpdate(remote_message_id=sid, status=MessageStatus.DELIVERED))
+        again = blocking.get_message_status(sid).unwrap()
+        assert again.status == MessageStatus.SENT
+        assert (again.message_status, again.is_stale) == (MessageStatus.DELIVERED, True)
+        assert tracker.status(sid) == MessageStatus.DELIVERED
+        blocking.shutdown()

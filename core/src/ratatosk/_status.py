@@ -500,7 +500,8 @@ class StatusTracker:
         ids = self._ids_to_query(self.due(older_than, limit))
         for remote_id in ids:
             result = await connector.get_message_status(remote_id)
-            self._record(remote_id, result.data, result.error, changed, failed)
+            self._record(remote_id, result.data, result.error, changed, failed,
+                         applied=connector.status_tracker is self)
         return ReconcileReport(len(ids), tuple(changed), failed)
 
     def reconcile_blocking(self, connector: BlockingConnector, *, older_than: float = 3600.0,
@@ -513,13 +514,18 @@ class StatusTracker:
         ids = self._ids_to_query(self.due(older_than, limit))
         for remote_id in ids:
             result = connector.get_message_status(remote_id)
-            self._record(remote_id, result.data, result.error, changed, failed)
+            self._record(remote_id, result.data, result.error, changed, failed,
+                         applied=connector.connector.status_tracker is self)
         return ReconcileReport(len(ids), tuple(changed), failed)
 
     def _record(self, remote_id: str, update: StatusUpdate | None, error: Any,
-                changed: list[str], failed: dict[str, str]) -> None:
+                changed: list[str], failed: dict[str, str], *, applied: bool) -> None:
         if update is None:
             failed[remote_id] = str(getattr(error, "code", "UNKNOWN"))
+            return
+        if applied:  # the connector's tracker is this one: get_message_status applied it
+            if not update.is_stale:
+                changed.append(remote_id)
             return
         if update.remote_message_id != remote_id:
             update = evolve(update, remote_message_id=remote_id)

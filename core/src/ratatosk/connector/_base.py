@@ -929,9 +929,16 @@ class Connector(Generic[S]):
                 [ValidationIssue("remote_id", "must not be empty", "required")])
         if error is not None:
             return Err(error)
-        return (yield from self.run_flow(self.get_message_status_flow, remote_id,
-                                         operation="get_message_status",
-                                         failure=ConnectorErrorCodes.GET_STATUS_ERROR))
+        result = yield from self.run_flow(self.get_message_status_flow, remote_id,
+                                          operation="get_message_status",
+                                          failure=ConnectorErrorCodes.GET_STATUS_ERROR)
+        if result.data is not None and self.status_tracker is not None:
+            try:  # an answer is applied like a callback: it never undoes a later status
+                result = Ok(self.status_tracker.annotate(result.data))
+            except Exception as exc:
+                return self.unexpected(ConnectorErrorCodes.GET_STATUS_ERROR,
+                                       "get_message_status", exc)
+        return result
 
     def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
         """Whether a webhook request is an inbound message or a status update; None when the
