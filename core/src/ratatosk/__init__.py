@@ -148,6 +148,15 @@ if TYPE_CHECKING:
     from ._serialization import (
         converter as converter,
     )
+    from ._serialization import (
+        structure as structure,
+    )
+    from ._serialization import (
+        structure_result as structure_result,
+    )
+    from ._serialization import (
+        unstructure as unstructure,
+    )
     from ._sms import (
         SegmentSizes as SegmentSizes,
     )
@@ -159,15 +168,6 @@ if TYPE_CHECKING:
     )
     from ._sms import (
         split_sms as split_sms,
-    )
-    from ._serialization import (
-        structure as structure,
-    )
-    from ._serialization import (
-        structure_result as structure_result,
-    )
-    from ._serialization import (
-        unstructure as unstructure,
     )
     from .connector import (
         BlockingConnector as BlockingConnector,
