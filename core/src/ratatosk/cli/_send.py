@@ -159,7 +159,7 @@ def configure_send(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to", help="recipient: a phone number (E.164) or a channel address (whatsapp:+E164)")
     parser.add_argument(
-        "--from", dest="from_",
+        "--from", dest="from_", metavar="SENDER",
         help="sender: a phone number, a short code, an alphanumeric sender name (e.g. Acme) or a "
              "channel address, as the provider accepts; for --file, the default sender")
     parser.add_argument("--text", help="message text; for --file, the default text")
