@@ -419,7 +419,13 @@ class Message:
 
 
 class MessageProperties:
-    """Names of the well-known message properties (the seed's property table and Twilio's)."""
+    """Names of the well-known message properties (the seed's property table).
+
+    ``VALIDITY_PERIOD``, ``STATUS_CALLBACK`` and ``SEND_AT`` are neutral (providers that support
+    them read them: Twilio and Vonage both take a validity period and a per-message status URL).
+    ``MAX_PRICE``, ``PROVIDE_CALLBACK``, ``SMART_ENCODED`` and ``SCHEDULE_TYPE`` are Twilio's
+    own; their helpers are on ``ratatosk_twilio.TwilioMessageBuilder``.
+    """
 
     VALIDITY_PERIOD = "ValidityPeriod"
     MAX_PRICE = "MaxPrice"

@@ -107,7 +107,7 @@ class MessageSource:
     def url_post(
         cls, body: str | bytes, *, url: str | None = None, headers: HeadersLike | None = None
     ) -> MessageSource:
-        """A form-encoded POST (``application/x-www-form-urlencoded``), as Twilio sends."""
+        """A form-encoded POST (``application/x-www-form-urlencoded``), as most SMS webhooks are."""
         return cls(body, FORM_CONTENT_TYPE, "POST", url, headers)
 
     @classmethod
@@ -159,7 +159,7 @@ class MessageSource:
     def media_type(self) -> str:
         """The content type without its parameters, in lower case (e.g. ``text/xml``)."""
         content_type = self.content_type
-        if content_type == FORM_CONTENT_TYPE:  # what Twilio sends: already the answer
+        if content_type == FORM_CONTENT_TYPE:  # the most common webhook type: already the answer
             return content_type
         return content_type.split(";", 1)[0].strip().lower()
 

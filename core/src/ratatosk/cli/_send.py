@@ -1,9 +1,8 @@
 """``ratatosk send`` and ``ratatosk status``: provider-neutral commands over ``ratatosk.connect``.
 
 Settings come from ``--dsn`` (or ``RATATOSK_DSN``), ``--settings "K=V;..."``, ``--set K=V`` and the
-environment: for provider ``twilio`` every ``TWILIO_*`` variable becomes a parameter
-(``TWILIO_ACCOUNT_SID`` -> ``AccountSid``, ``TWILIO_AUTH_TOKEN`` -> ``AuthToken``), as Twilio's own
-tools read them. Later sources win: environment < DSN < ``--settings`` < ``--set``.
+environment: for a provider every ``PROVIDER_*`` variable becomes a parameter (``VONAGE_API_KEY``
+-> ``ApiKey``, ``TWILIO_ACCOUNT_SID`` -> ``AccountSid``), as the providers' own tools read them. Later sources win: environment < DSN < ``--settings`` < ``--set``.
 """
 
 from __future__ import annotations
@@ -69,7 +68,8 @@ def _default_connector_id() -> str:
     if len(providers) == 1:
         return providers[0].connectors[0].id
     if not providers:
-        raise CommandError("no provider is installed (pip install ratatosk-messaging-twilio)")
+        raise CommandError("no provider is installed (pip install a provider, e.g. "
+                           "ratatosk-messaging-twilio or ratatosk-messaging-vonage)")
     ids = ", ".join(c.id for p in providers for c in p.connectors)
     raise CommandError(f"several providers are installed; choose one with --connector ({ids})")
 
