@@ -2,7 +2,8 @@
 
 Settings come from ``--dsn`` (or ``RATATOSK_DSN``), ``--settings "K=V;..."``, ``--set K=V`` and the
 environment: for a provider every ``PROVIDER_*`` variable becomes a parameter (``VONAGE_API_KEY``
--> ``ApiKey``, ``TWILIO_ACCOUNT_SID`` -> ``AccountSid``), as the providers' own tools read them. Later sources win: environment < DSN < ``--settings`` < ``--set``.
+-> ``ApiKey``, ``TWILIO_ACCOUNT_SID`` -> ``AccountSid``), as the providers' own tools read them.
+Later sources win: environment < DSN < ``--settings`` < ``--set``.
 """
 
 from __future__ import annotations
