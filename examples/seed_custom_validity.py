@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ratatosk import ConnectionSettings, MessageBuilder, Result, SendResult
-from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector
+from ratatosk import ConnectionSettings, Result, SendResult
+from ratatosk_twilio import TwilioChannelSchemas, TwilioMessageBuilder, TwilioSmsConnector
 
 
 async def main(settings: ConnectionSettings) -> Result[SendResult]:
     message = (
-        MessageBuilder()
+        TwilioMessageBuilder()  # MaxPrice is Twilio's: its builder has the helper
         .from_phone("+15550001111")
         .to_phone("+15550002222")
         .with_text("Time-sensitive message")

@@ -69,38 +69,42 @@ def test_seed_custom_validity() -> None:
         .to_phone("+15550002222")
         .with_text("Time-sensitive message")
         .with_validity_period(300)
-        .with_max_price(0.01)
         .build()
     )
-    assert message.properties == {"ValidityPeriod": 300, "MaxPrice": Decimal("0.01")}
-    # 0.01 as a float is not exactly 0.01: the builder keeps the decimal the user wrote
-    assert str(message.properties["MaxPrice"]) == "0.01"
+    assert message.properties == {"ValidityPeriod": 300}
     assert len(message.id) == 32 and int(message.id, 16) >= 0
 
 
-@pytest.mark.parametrize("price", [0.01, "0.01", Decimal("0.01")])
-def test_max_price_accepts_float_text_and_decimal(price: float | str | Decimal) -> None:
-    message = MessageBuilder().with_max_price(price).build()
-    assert message.properties[MessageProperties.MAX_PRICE] == Decimal("0.01")
+@pytest.mark.parametrize(("helper", "name", "value"), [
+    ("with_max_price", "MaxPrice", Decimal("0.01")),
+    ("with_provide_callback", "ProvideCallback", True),
+    ("with_smart_encoded", "SmartEncoded", True),
+])
+def test_twilio_only_helpers_are_deprecated_on_the_core_builder(
+        helper: str, name: str, value: object) -> None:
+    builder = MessageBuilder()
+    args = (0.01,) if helper == "with_max_price" else ()
+    with pytest.warns(DeprecationWarning, match="TwilioMessageBuilder"):
+        getattr(builder, helper)(*args)
+    assert builder.build().properties == {name: value}
 
 
 def test_property_helpers() -> None:
     when = datetime(2030, 1, 1, tzinfo=timezone.utc)
-    message = (
+    builder = (
         MessageBuilder()
-        .with_provide_callback()
-        .with_smart_encoded(False)
         .with_status_callback("https://example.com/cb")
         .with_send_at(when)
         .with_property("Custom", [1, 2])
-        .build()
     )
-    assert message.properties == {
-        "ProvideCallback": True,
-        "SmartEncoded": False,
+    assert builder.properties == {
+        "StatusCallback": "https://example.com/cb", "SendAt": when, "Custom": [1, 2]}
+    with pytest.raises(TypeError):
+        builder.properties["x"] = 1  # type: ignore[index]
+    # scheduling is neutral: no provider's own schedule field is added
+    assert builder.build().properties == {
         "StatusCallback": "https://example.com/cb",
         "SendAt": when,
-        "ScheduleType": "fixed",
         "Custom": [1, 2],
     }
 

@@ -76,7 +76,7 @@ def test_seed_examples_round_trip() -> None:
                                       "https://example.com/photo.jpg")).build())
     custom = (MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
               .with_text("Time-sensitive message").with_validity_period(300)
-              .with_max_price(0.01).build())
+              .with_property("MaxPrice", Decimal("0.01")).build())
     assert through_json(mms, Message) == mms
     again = through_json(custom, Message)
     assert again == custom
@@ -242,7 +242,7 @@ def test_datetimes_with_z_suffix_are_read() -> None:
 
 GOOD = unstructure(
     MessageBuilder().with_id("m").from_phone("+1").to_phone("+2").with_text("x")
-    .with_max_price("0.5").build()
+    .with_property("MaxPrice", Decimal("0.5")).build()
 )
 
 

@@ -60,8 +60,8 @@ def test_send_one_message_with_a_dsn(sandbox: TwilioSandbox) -> None:
     )
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
-    assert payload["ok"] is True and payload["sid"].startswith("SM")
-    assert sandbox.get_message(payload["sid"]).body == "Hello CLI"
+    assert payload["ok"] is True and payload["remote_message_id"].startswith("SM")
+    assert sandbox.get_message(payload["remote_message_id"]).body == "Hello CLI"
     assert sandbox.auth_token not in run.stdout + run.stderr
 
 
@@ -118,7 +118,7 @@ def test_send_reports_a_provider_error_as_one_line(sandbox: TwilioSandbox) -> No
         (("send", "--to", "+15550002222", "--dsn", "twilio//missing-scheme"), "error"),
         (("send", "--to", "+15550002222", "--dsn", "nosuch://a:b@default"), "nosuch"),
         (("send", "--to", "+1", "--concurrency", "zero"), "invalid int"),
-        (("status",), "sid"),
+        (("status",), "MESSAGE_ID"),
     ],
 )
 def test_bad_arguments_give_one_line_and_a_nonzero_exit(args: tuple[str, ...], needle: str) -> None:
@@ -144,11 +144,12 @@ def test_status_of_a_sent_message(sandbox: TwilioSandbox) -> None:
             "--json",
         ).stdout
     )
-    run = _run("status", sent["sid"], "--dsn", _dsn(sandbox))
+    run = _run("status", sent["remote_message_id"], "--dsn", _dsn(sandbox))
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith(f"{sent['sid']}: DELIVERED (delivered)")
+    assert run.stdout.startswith(f"{sent['remote_message_id']}: DELIVERED (delivered)")
     assert "segments: 1" in run.stdout
-    as_json = json.loads(_run("status", sent["sid"], "--dsn", _dsn(sandbox), "--json").stdout)
+    as_json = json.loads(
+        _run("status", sent["remote_message_id"], "--dsn", _dsn(sandbox), "--json").stdout)
     assert as_json["status"] == "delivered"
 
 
@@ -191,7 +192,7 @@ def test_send_a_csv_of_1000_recipients(sandbox: TwilioSandbox, tmp_path: Path) -
     assert by_index[10]["ok"] is False and by_index[10]["error"]["provider_code"] == "21211"
     assert by_index[20]["ok"] is False and by_index[20]["error"]["code"] == "INVALID_MESSAGE"
     ok = [line for line in lines if line["ok"]]
-    assert len(ok) == 998 and all(line["sid"].startswith("SM") for line in ok)
+    assert len(ok) == 998 and all(line["remote_message_id"].startswith("SM") for line in ok)
     assert len(sandbox.messages) - before == 998
     assert "1000/1000" in run.stderr  # the progress bar's final state
     assert "sent" in run.stdout and "998" in run.stdout and "report:" in run.stdout
@@ -285,14 +286,14 @@ def test_connector_with_a_dsn_is_used_not_ignored(sandbox: TwilioSandbox) -> Non
     run = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "wa",
                "--dsn", _dsn(sandbox), "--connector", "twilio/whatsapp", "--json")
     assert run.returncode == 0, run.stderr
-    stored = sandbox.get_message(json.loads(run.stdout)["sid"])
+    stored = sandbox.get_message(json.loads(run.stdout)["remote_message_id"])
     assert stored is not None
     assert (stored.to, stored.from_) == ("whatsapp:+15550002222", "whatsapp:+15005550006")
     # RATATOSK_CONNECTOR counts as well
     env_run = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "wa",
                    "--dsn", _dsn(sandbox), "--json",
                    env={"RATATOSK_CONNECTOR": "twilio/whatsapp"})
-    stored = sandbox.get_message(json.loads(env_run.stdout)["sid"])
+    stored = sandbox.get_message(json.loads(env_run.stdout)["remote_message_id"])
     assert stored is not None and stored.to == "whatsapp:+15550002222"
 
 
@@ -356,7 +357,7 @@ def test_the_progress_total_counts_rows_not_lines(sandbox: TwilioSandbox, tmp_pa
     (("send", "--bogus"), "unrecognized"),
     (("nosuch",), "invalid choice"),
     (("twilio",), "a command is required"),
-    (("status",), "sid"),
+    (("status",), "MESSAGE_ID"),
     (("twilio", "advance"), "--sandbox-url"),
     (("twilio", "sandbox", "--port", "99999"), "0..65535"),
     (("twilio", "sandbox", "--max-concurrency", "0"), "max_concurrency"),

@@ -9,7 +9,7 @@ import httpx
 
 from ratatosk import ConnectionSettings, Message, MessageBuilder, MessageSource, MessageStatus
 from ratatosk.testing import ConnectorConformance, StatusCase, WebhookCase
-from ratatosk_twilio import TwilioSmsConnector, TwilioWhatsAppConnector
+from ratatosk_twilio import TwilioMessageBuilder, TwilioSmsConnector, TwilioWhatsAppConnector
 from ratatosk_twilio.signature import compute_signature
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -88,7 +88,7 @@ class TestTwilioSmsConformance(_TwilioConformance):
             *super().sample_messages(),
             MessageBuilder().with_id("mms").from_phone("+15550001111").to_phone("+15550002222")
             .with_text("photo").with_media("https://example.com/photo.jpg").build(),
-            MessageBuilder().with_id("props").to_phone("+15550002222").with_text("later")
+            TwilioMessageBuilder().with_id("props").to_phone("+15550002222").with_text("later")
             .with_validity_period(600).with_max_price("0.05").build(),
         ]
 

@@ -28,7 +28,12 @@ from ratatosk import (
     MultipartContent,
     TextContent,
 )
-from ratatosk_twilio import TwilioChannelSchemas, TwilioErrorCodes, TwilioSmsConnector
+from ratatosk_twilio import (
+    TwilioChannelSchemas,
+    TwilioErrorCodes,
+    TwilioMessageBuilder,
+    TwilioSmsConnector,
+)
 from ratatosk_twilio._connector import build_api_root
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -346,7 +351,7 @@ async def test_connection_defaults_are_sent_and_a_message_overrides_them() -> No
     assert fake.fields() == {
         "To": "+15550002222", "From": "+15550001111", "Body": "Hi", "ValidityPeriod": "600",
         "MaxPrice": "0.25", "SmartEncoded": "true", "StatusCallback": "https://example.com/status"}
-    message = (MessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
+    message = (TwilioMessageBuilder().from_phone("+15550001111").to_phone("+15550002222")
                .with_text("Time-sensitive message").with_validity_period(300)
                .with_max_price(0.01).with_smart_encoded(False).build())
     assert (await c.send_message(message)).is_success

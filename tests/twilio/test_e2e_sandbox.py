@@ -22,7 +22,12 @@ from ratatosk import (
     MessagingErrorCodes,
 )
 from ratatosk.testing import RecordingTransport
-from ratatosk_twilio import TwilioChannelSchemas, TwilioSmsConnector, TwilioWhatsAppConnector
+from ratatosk_twilio import (
+    TwilioChannelSchemas,
+    TwilioMessageBuilder,
+    TwilioSmsConnector,
+    TwilioWhatsAppConnector,
+)
 from ratatosk_twilio.sandbox import TwilioSandbox
 
 pytestmark = pytest.mark.slow
@@ -89,7 +94,7 @@ async def test_seed_examples(sandbox: TwilioSandbox) -> None:
     assert stored is not None and stored.media_urls == ["https://example.com/photo.jpg"]
 
     # SMS with custom validity
-    message = (MessageBuilder()
+    message = (TwilioMessageBuilder()
                .from_phone("+15550001111")
                .to_phone("+15550002222")
                .with_text("Time-sensitive message")

@@ -111,7 +111,7 @@ def test_the_banner_prints_settings_that_work_as_pasted() -> None:
         sent = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "a",
                     "--json", env=twilio_env)
         assert sent.returncode == 0, sent.stderr
-        sid = json.loads(sent.stdout)["sid"]
+        sid = json.loads(sent.stdout)["remote_message_id"]
         # ... and so does the DSN alone
         by_dsn = _run("send", "--to", "+15550002222", "--from", "+15005550006", "--text", "b",
                       env={"RATATOSK_DSN": exports["RATATOSK_DSN"]})

@@ -116,6 +116,10 @@ _LAZY: dict[str, str] = {
     "operation": ".connector",
     "Operation": ".connector",
     "Sleep": ".connector",
+    "split_sms": "._sms",
+    "SmsSplit": "._sms",
+    "SegmentSizes": "._sms",
+    "is_gsm7": "._sms",
     "DeduplicationStore": "._dedup",
     "InMemoryDeduplicationStore": "._dedup",
     "connect": "._connect",
@@ -206,6 +210,18 @@ if TYPE_CHECKING:
     )
     from ._serialization import (
         unstructure as unstructure,
+    )
+    from ._sms import (
+        SegmentSizes as SegmentSizes,
+    )
+    from ._sms import (
+        SmsSplit as SmsSplit,
+    )
+    from ._sms import (
+        is_gsm7 as is_gsm7,
+    )
+    from ._sms import (
+        split_sms as split_sms,
     )
     from ._status import (
         Applied as Applied,

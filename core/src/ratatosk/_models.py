@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import mimetypes
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, ParamSpec, TypeAlias, TypeVar, overload
 from urllib.parse import unquote, urlsplit
 
@@ -417,7 +419,13 @@ class Message:
 
 
 class MessageProperties:
-    """Names of the well-known message properties (the seed's property table and Twilio's)."""
+    """Names of the well-known message properties (the seed's property table).
+
+    ``VALIDITY_PERIOD``, ``STATUS_CALLBACK`` and ``SEND_AT`` are neutral (providers that support
+    them read them: Twilio and Vonage both take a validity period and a per-message status URL).
+    ``MAX_PRICE``, ``PROVIDE_CALLBACK``, ``SMART_ENCODED`` and ``SCHEDULE_TYPE`` are Twilio's
+    own; their helpers are on ``ratatosk_twilio.TwilioMessageBuilder``.
+    """
 
     VALIDITY_PERIOD = "ValidityPeriod"
     MAX_PRICE = "MaxPrice"
@@ -426,6 +434,16 @@ class MessageProperties:
     STATUS_CALLBACK = "StatusCallback"
     SEND_AT = "SendAt"
     SCHEDULE_TYPE = "ScheduleType"
+
+
+_B = TypeVar("_B", bound="MessageBuilder")
+
+
+def _twilio_only(name: str) -> None:
+    warnings.warn(
+        f"MessageBuilder.{name} sets a Twilio-only property and moves to "
+        f"ratatosk_twilio.TwilioMessageBuilder; it will leave the core's MessageBuilder",
+        DeprecationWarning, stacklevel=3)
 
 
 @define
@@ -443,31 +461,36 @@ class MessageBuilder:
     _parts: list[Content] = field(factory=list)
     _properties: dict[str, Any] = field(factory=dict)
 
-    def with_id(self, message_id: str) -> MessageBuilder:
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        """The message properties set so far (read-only view)."""
+        return MappingProxyType(self._properties)
+
+    def with_id(self: _B, message_id: str) -> _B:
         self._id = message_id
         return self
 
-    def from_phone(self, number: str) -> MessageBuilder:
+    def from_phone(self: _B, number: str) -> _B:
         self._sender = Endpoint(EndpointType.PHONE_NUMBER, number)
         return self
 
-    def to_phone(self, number: str) -> MessageBuilder:
+    def to_phone(self: _B, number: str) -> _B:
         self._receiver = Endpoint(EndpointType.PHONE_NUMBER, number)
         return self
 
-    def from_endpoint(self, endpoint: Endpoint) -> MessageBuilder:
+    def from_endpoint(self: _B, endpoint: Endpoint) -> _B:
         self._sender = endpoint
         return self
 
-    def to_endpoint(self, endpoint: Endpoint) -> MessageBuilder:
+    def to_endpoint(self: _B, endpoint: Endpoint) -> _B:
         self._receiver = endpoint
         return self
 
-    def with_text(self, text: str) -> MessageBuilder:
+    def with_text(self: _B, text: str) -> _B:
         self._parts.append(TextContent(text))
         return self
 
-    def with_content(self, content: Content) -> MessageBuilder:
+    def with_content(self: _B, content: Content) -> _B:
         if isinstance(content, MultipartContent):
             self._parts.extend(content.parts)
         else:
@@ -475,58 +498,66 @@ class MessageBuilder:
         return self
 
     def with_media(
-        self,
+        self: _B,
         url: str,
         media_type: MediaType | str = MediaType.IMAGE,
         file_name: str | None = None,
         *,
         content_type: str | None = None,
-    ) -> MessageBuilder:
+    ) -> _B:
         # the file name defaults to the last segment of the URL's path (no host, query, fragment)
         self._parts.append(media_from_url(url, media_type, file_name, content_type=content_type))
         return self
 
     def with_template(
-        self, template_id: str, parameters: Mapping[str, Any] | None = None
-    ) -> MessageBuilder:
+        self: _B, template_id: str, parameters: Mapping[str, Any] | None = None
+    ) -> _B:
         self._parts.append(TemplateContent(template_id, dict(parameters or {})))
         return self
 
     def with_location(
-        self,
+        self: _B,
         latitude: float,
         longitude: float,
         *,
         label: str | None = None,
         address: str | None = None,
-    ) -> MessageBuilder:
+    ) -> _B:
         self._parts.append(LocationContent(latitude, longitude, label, address))
         return self
 
-    def with_property(self, name: str, value: Any) -> MessageBuilder:
+    def with_property(self: _B, name: str, value: Any) -> _B:
         self._properties[name] = value
         return self
 
-    def with_validity_period(self, seconds: int) -> MessageBuilder:
+    def with_validity_period(self: _B, seconds: int) -> _B:
         return self.with_property(MessageProperties.VALIDITY_PERIOD, seconds)
 
-    def with_max_price(self, price: float | Decimal | str) -> MessageBuilder:
+    def with_max_price(self: _B, price: float | Decimal | str) -> _B:
+        """Deprecated here: Twilio's ``MaxPrice``; use ``ratatosk_twilio.TwilioMessageBuilder``."""
+        _twilio_only("with_max_price")
         return self.with_property(MessageProperties.MAX_PRICE, Decimal(str(price)))
 
-    def with_provide_callback(self, enabled: bool = True) -> MessageBuilder:
+    def with_provide_callback(self: _B, enabled: bool = True) -> _B:
+        """Deprecated here: Twilio's ``ProvideCallback``; use
+        ``ratatosk_twilio.TwilioMessageBuilder``."""
+        _twilio_only("with_provide_callback")
         return self.with_property(MessageProperties.PROVIDE_CALLBACK, enabled)
 
-    def with_smart_encoded(self, enabled: bool = True) -> MessageBuilder:
+    def with_smart_encoded(self: _B, enabled: bool = True) -> _B:
+        """Deprecated here: Twilio's ``SmartEncoded``; use
+        ``ratatosk_twilio.TwilioMessageBuilder``."""
+        _twilio_only("with_smart_encoded")
         return self.with_property(MessageProperties.SMART_ENCODED, enabled)
 
-    def with_status_callback(self, url: str) -> MessageBuilder:
+    def with_status_callback(self: _B, url: str) -> _B:
         return self.with_property(MessageProperties.STATUS_CALLBACK, url)
 
-    def with_send_at(self, when: Any) -> MessageBuilder:
-        """Schedule the message (a timezone-aware datetime or an ISO 8601 string)."""
-        self._properties[MessageProperties.SEND_AT] = when
-        self._properties.setdefault(MessageProperties.SCHEDULE_TYPE, "fixed")
-        return self
+    def with_send_at(self: _B, when: Any) -> _B:
+        """Schedule the message (a timezone-aware datetime or an ISO 8601 string): the ``SendAt``
+        property, for providers that schedule. Nothing provider-specific is added (Twilio's
+        connector adds its ``ScheduleType=fixed`` itself)."""
+        return self.with_property(MessageProperties.SEND_AT, when)
 
     def build(self) -> Message:
         parts = self._parts

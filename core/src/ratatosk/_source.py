@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import parse_qsl, unquote, unquote_to_bytes
 
 from attrs import field, frozen
 
@@ -107,7 +107,7 @@ class MessageSource:
     def url_post(
         cls, body: str | bytes, *, url: str | None = None, headers: HeadersLike | None = None
     ) -> MessageSource:
-        """A form-encoded POST (``application/x-www-form-urlencoded``), as Twilio sends."""
+        """A form-encoded POST (``application/x-www-form-urlencoded``), as most SMS webhooks are."""
         return cls(body, FORM_CONTENT_TYPE, "POST", url, headers)
 
     @classmethod
@@ -159,7 +159,7 @@ class MessageSource:
     def media_type(self) -> str:
         """The content type without its parameters, in lower case (e.g. ``text/xml``)."""
         content_type = self.content_type
-        if content_type == FORM_CONTENT_TYPE:  # what Twilio sends: already the answer
+        if content_type == FORM_CONTENT_TYPE:  # the most common webhook type: already the answer
             return content_type
         return content_type.split(";", 1)[0].strip().lower()
 
@@ -190,6 +190,38 @@ class MessageSource:
         for key, value in self.form_items():
             result.setdefault(key, []).append(value)
         return result
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The fields of the URL's query string in order, repeated keys kept, ``+`` as a space
+        (how a GET webhook carries its fields). Fields without ``=`` count as empty values;
+        percent-escapes that are not UTF-8 raise :class:`InvalidSourceData`."""
+        query = (self.url or "").partition("?")[2].partition("#")[0]
+        if not query:
+            return []
+        try:
+            return parse_qsl(query, keep_blank_values=True, errors="strict")
+        except ValueError:  # UnicodeDecodeError
+            raise InvalidSourceData("the query string is not valid UTF-8") from None
+
+    def field_items(self) -> list[tuple[str, Any]]:
+        """A webhook's fields in one call, however they came: a GET's query string, a form body,
+        or a JSON object's top-level members (values as JSON gives them).
+
+        Raises :class:`InvalidSourceData` for a body that cannot be read, a JSON body that is not
+        an object, and any other content type.
+        """
+        if self.method.upper() == "GET":
+            return self.query_items()
+        media_type = self.media_type
+        if media_type == FORM_CONTENT_TYPE:
+            return self.form_items()
+        if media_type == JSON_CONTENT_TYPE or media_type.endswith("+json"):
+            data = self.json_body()
+            if not isinstance(data, dict):
+                raise InvalidSourceData("the JSON body is not an object")
+            return list(data.items())
+        raise InvalidSourceData(
+            f"expected a query string, a form or a JSON object, not {media_type or 'untyped'}")
 
     def json_body(self) -> Any:
         """The body parsed as JSON; raises :class:`InvalidSourceData` when it is not JSON."""

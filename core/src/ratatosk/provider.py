@@ -12,12 +12,17 @@ A provider (Twilio's, or a third party's in another repository) imports from her
   :class:`operation` to declare an extra operation once (async and blocking), effects
   (:class:`Sleep`) and :func:`immediately`.
 - HTTP values for flows: :class:`HttpRequest`, :class:`HttpResponse`, :class:`TransportError`,
-  :func:`parse_retry_after`.
+  :func:`parse_retry_after`, :func:`form_encode` (form bodies), :func:`error_from_response` (the
+  standard error for an HTTP error answer: 401/402/429 + ``Retry-After``/5xx, the provider's own
+  code kept; :data:`STANDARD_HTTP_ERRORS`).
+- SMS encoding: GSM-7 / UCS-2 detection and counting (:func:`is_gsm7`, :func:`gsm7_septets`,
+  :func:`ucs2_units`), segments (:func:`split_sms`, :func:`pack_segments`, :class:`SegmentSizes`).
 - Errors: :class:`ErrorInfo` (its domain follows from the code), :class:`ValidationIssue`, the
   code sets and their base :class:`ErrorCode` (a provider's own codes derive from it).
 - Headers: :class:`Headers`, the one header type of requests, responses and webhook sources.
 - Schemas: :class:`ChannelSchema` and its parts, :data:`COMMON_PARAMETERS`.
-- Webhooks: :class:`MessageSource`, :class:`WebhookKind`, :class:`WebhookReply`, the
+- Webhooks: :class:`MessageSource` (``field_items()`` reads a GET query string, a form or a JSON
+  object in one call; ``query_items()``), :class:`WebhookKind`, :class:`WebhookReply`, the
   de-duplication store protocol and its in-memory default.
 - Plugins: :data:`hookimpl`.
 """
@@ -31,6 +36,22 @@ from ._errors import (
     ValidationIssue,
 )
 from ._headers import Headers
+from ._sms import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    GSM7_SEGMENT_SIZES,
+    GSM_7,
+    UCS2_SEGMENT_SIZES,
+    UCS_2,
+    SegmentSizes,
+    SmsSplit,
+    gsm7_septets,
+    is_gsm7,
+    pack_segments,
+    split_graphemes,
+    split_sms,
+    ucs2_units,
+)
 from ._source import InvalidSourceData, MessageSource
 from ._webhooks import WebhookKind, WebhookReply
 from .connector import (
@@ -58,10 +79,23 @@ from .schema import (
     ParameterType,
 )
 from .transports import Flow, HttpRequest, HttpResponse, TransportError, parse_retry_after
+from .transports._helpers import (
+    STANDARD_HTTP_ERRORS,
+    error_from_response,
+    form_encode,
+    form_quote,
+)
 
 __all__ = [
     "CAPABILITY_METHODS",
     "COMMON_PARAMETERS",
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "GSM7_SEGMENT_SIZES",
+    "GSM_7",
+    "STANDARD_HTTP_ERRORS",
+    "UCS2_SEGMENT_SIZES",
+    "UCS_2",
     "AuthenticationConfiguration",
     "AuthenticationField",
     "AuthenticationFieldRole",
@@ -88,13 +122,24 @@ __all__ = [
     "MessagingErrorCodes",
     "Operation",
     "ParameterType",
+    "SegmentSizes",
     "Sleep",
+    "SmsSplit",
     "TransportError",
     "ValidationIssue",
     "WebhookKind",
     "WebhookReply",
+    "error_from_response",
+    "form_encode",
+    "form_quote",
+    "gsm7_septets",
     "hookimpl",
     "immediately",
+    "is_gsm7",
     "operation",
+    "pack_segments",
     "parse_retry_after",
+    "split_graphemes",
+    "split_sms",
+    "ucs2_units",
 ]

@@ -337,7 +337,8 @@ def _run_providers(args: argparse.Namespace) -> int:
                                 ("connector", "schema", "presets", "class"), rows))
     if not providers:
         sections.append(Section(
-            "No providers are installed (pip install ratatosk-messaging-twilio).", (), []))
+            "No providers are installed (pip install a provider, e.g. "
+            "ratatosk-messaging-twilio or ratatosk-messaging-vonage).", (), []))
     if failures:
         sections.append(Section("Plugins that failed to load:", ("plugin", "distribution",
                                                                  "error"),

@@ -1,9 +1,9 @@
 """``ratatosk send`` and ``ratatosk status``: provider-neutral commands over ``ratatosk.connect``.
 
 Settings come from ``--dsn`` (or ``RATATOSK_DSN``), ``--settings "K=V;..."``, ``--set K=V`` and the
-environment: for provider ``twilio`` every ``TWILIO_*`` variable becomes a parameter
-(``TWILIO_ACCOUNT_SID`` -> ``AccountSid``, ``TWILIO_AUTH_TOKEN`` -> ``AuthToken``), as Twilio's own
-tools read them. Later sources win: environment < DSN < ``--settings`` < ``--set``.
+environment: for a provider every ``PROVIDER_*`` variable becomes a parameter (``VONAGE_API_KEY``
+-> ``ApiKey``, ``TWILIO_ACCOUNT_SID`` -> ``AccountSid``), as the providers' own tools read them.
+Later sources win: environment < DSN < ``--settings`` < ``--set``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def _default_connector_id() -> str:
     if len(providers) == 1:
         return providers[0].connectors[0].id
     if not providers:
-        raise CommandError("no provider is installed (pip install ratatosk-messaging-twilio)")
+        raise CommandError("no provider is installed (pip install a provider, e.g. "
+                           "ratatosk-messaging-twilio or ratatosk-messaging-vonage)")
     ids = ", ".join(c.id for p in providers for c in p.connectors)
     raise CommandError(f"several providers are installed; choose one with --connector ({ids})")
 
@@ -156,8 +157,12 @@ def _print_error(error: Any) -> None:
 
 # -- ratatosk send ------------------------------------------------------------------------
 def configure_send(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--to", help="recipient (E.164, or whatsapp:+E164)")
-    parser.add_argument("--from", dest="from_", help="sender; for --file, the default sender")
+    parser.add_argument(
+        "--to", help="recipient: a phone number (E.164) or a channel address (whatsapp:+E164)")
+    parser.add_argument(
+        "--from", dest="from_", metavar="SENDER",
+        help="sender: a phone number, a short code, an alphanumeric sender name (e.g. Acme) or a "
+             "channel address, as the provider accepts; for --file, the default sender")
     parser.add_argument("--text", help="message text; for --file, the default text")
     parser.add_argument(
         "--media", action="append", default=[], metavar="URL", help="media URL (repeatable)"
@@ -288,7 +293,7 @@ def _send_one(connector: Any, message: Message, args: argparse.Namespace) -> int
         payload: dict[str, Any] = {"id": message.id, "ok": result.is_success}
         if result.is_success:
             payload.update(
-                sid=result.data.remote_message_id,
+                remote_message_id=result.data.remote_message_id,
                 status=result.data.status.value,
                 provider_status=result.data.provider_status,
             )
@@ -415,7 +420,7 @@ async def _send_file(connector: Any, args: argparse.Namespace, props: dict[str, 
                 if item.result.is_success:
                     data = item.result.data
                     line.update(
-                        sid=data.remote_message_id,
+                        remote_message_id=data.remote_message_id,
                         status=data.status.value,
                         provider_status=data.provider_status,
                     )
@@ -468,7 +473,8 @@ def _summary(counts: Counter[str], elapsed: float, report: Path, _lines: list[st
 
 # -- ratatosk status ----------------------------------------------------------------------
 def configure_status(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sid", help="the provider's message id (e.g. a Twilio SM... SID)")
+    parser.add_argument("message_id", metavar="MESSAGE_ID",
+                        help="the provider's message id (as `ratatosk send` printed it)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_connection_arguments(parser)
 
@@ -476,7 +482,7 @@ def configure_status(parser: argparse.ArgumentParser) -> None:
 def run_status(args: argparse.Namespace) -> int:
     blocking = build_connector(args).blocking()
     try:
-        result = blocking.get_message_status(args.sid)
+        result = blocking.get_message_status(args.message_id)
     finally:
         blocking.shutdown()
     if not result.is_success:

@@ -21,6 +21,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TwilioWhatsAppConnector": ("._connector", "TwilioWhatsAppConnector"),
     "TwilioConnectorBase": ("._connector", "TwilioConnectorBase"),
     "TwilioSettings": ("._connector", "TwilioSettings"),
+    "TwilioMessageBuilder": ("._builder", "TwilioMessageBuilder"),
     "TwilioChannelSchemas": ("._schemas", "TwilioChannelSchemas"),
     "TwilioErrorCodes": ("._errors", "TwilioErrorCodes"),
     "map_twilio_status": ("._status", "map_twilio_status"),
@@ -35,6 +36,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 if TYPE_CHECKING:
     from . import signature, twiml
+    from ._builder import TwilioMessageBuilder
     from ._connector import (
         TwilioConnectorBase,
         TwilioSettings,
@@ -69,6 +71,7 @@ __all__ = [
     "TwilioChannelSchemas",
     "TwilioConnectorBase",
     "TwilioErrorCodes",
+    "TwilioMessageBuilder",
     "TwilioSettings",
     "TwilioSmsConnector",
     "TwilioWhatsAppConnector",

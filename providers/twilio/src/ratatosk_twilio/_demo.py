@@ -23,10 +23,11 @@ from ratatosk import (
     BlockingConnector,
     ConnectionSettings,
     MediaType,
-    MessageBuilder,
     MessageSource,
     Result,
 )
+
+from ._builder import TwilioMessageBuilder
 
 DEMO_FROM = "+15005550006"  # Twilio's magic "valid sender" test number
 DEMO_TO = "+15551230001"
@@ -175,7 +176,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                     timeline,
                     "text SMS",
                     sms.send_message(
-                        MessageBuilder()
+                        TwilioMessageBuilder()
                         .with_id("sms-1")
                         .from_phone(DEMO_FROM)
                         .to_phone(DEMO_TO)
@@ -190,7 +191,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                     timeline,
                     "MMS, 2 images",
                     sms.send_message(
-                        MessageBuilder()
+                        TwilioMessageBuilder()
                         .with_id("mms-1")
                         .from_phone(DEMO_FROM)
                         .to_phone(DEMO_TO)
@@ -207,7 +208,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                     timeline,
                     "WhatsApp template",
                     whatsapp.send_message(
-                        MessageBuilder()
+                        TwilioMessageBuilder()
                         .with_id("wa-1")
                         .from_phone(f"whatsapp:{DEMO_FROM}")
                         .to_phone(DEMO_WHATSAPP_TO)
@@ -222,7 +223,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
                 timeline,
                 "scheduled SMS",
                 scheduler.send_message(
-                    MessageBuilder()
+                    TwilioMessageBuilder()
                     .with_id("sched-1")
                     .to_phone(DEMO_TO)
                     .with_text("Your appointment is in one hour")

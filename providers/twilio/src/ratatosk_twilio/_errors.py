@@ -20,7 +20,7 @@ from ratatosk import (
     HttpResponse,
     MessagingErrorCodes,
 )
-from ratatosk.provider import parse_retry_after
+from ratatosk.provider import error_from_response
 
 __all__ = [
     "API_ERROR_MAP",
@@ -148,12 +148,15 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
       (``SEND_WHATSAPP_MESSAGE_FAILED`` on WhatsApp). A 5xx answer to a create may mean the message
       went out: ``outcome_unknown`` is set and it is not retryable, so nothing is sent twice.
     * Fetches (status, account): 5xx answers are retryable (a GET is safe to repeat).
+
+    Built on the core's :func:`ratatosk.provider.error_from_response`; what is Twilio's is its
+    error-code table and the fallback code per operation.
     """
     body = _body(response)
     twilio_code = _int(body.get("code"))
     status = response.status_code
     message = body.get("message") if isinstance(body.get("message"), str) else None
-    details: dict[str, Any] = {"http_status": status}
+    details: dict[str, Any] = {}
     if twilio_code is not None:
         details["twilio_code"] = twilio_code
     if message:
@@ -161,18 +164,13 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
     if isinstance(body.get("more_info"), str):
         details["more_info"] = body["more_info"]
 
-    retryable = False
-    retry_after: float | None = None
-    outcome_unknown = False
-    if (status == 401 or twilio_code == 20003) and operation is ApiCall.ACCOUNT:
-        # test_connection / health: the connector itself cannot authenticate
-        code: ErrorCode = ConnectorErrorCodes.AUTHENTICATION_FAILED
-    elif status == 401 or twilio_code == 20003:
-        code = _M.INVALID_CREDENTIALS
+    code: ErrorCode | None = None
+    if status == 401 or twilio_code == 20003:
+        # on the account fetch behind test_connection / health the connector cannot authenticate
+        code = (ConnectorErrorCodes.AUTHENTICATION_FAILED if operation is ApiCall.ACCOUNT
+                else _M.INVALID_CREDENTIALS)
     elif status == 429 or twilio_code == 20429:
         code = _M.RATE_LIMITED
-        retryable = True
-        retry_after = parse_retry_after(response.header("retry-after"))
     elif (
         operation in _SENDS
         and twilio_code is not None
@@ -180,13 +178,6 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
         and twilio_code not in _ANY_OPERATION
     ):
         code = API_ERROR_MAP[twilio_code]
-    else:
-        code = _FALLBACK[operation]
-        if status >= 500:
-            if operation in _SENDS:
-                outcome_unknown = True
-            else:  # fetches and cancel are safe to repeat
-                retryable = True
 
     what = {
         ApiCall.SEND: "sending the message",
@@ -196,19 +187,14 @@ def map_api_error(response: HttpResponse, operation: ApiCall) -> ErrorInfo:
         ApiCall.CANCEL: "canceling the message",
         ApiCall.ACCOUNT: "fetching the account",
     }[operation]
-    text = f"Twilio answered HTTP {status} when {what}"
-    if twilio_code is not None:
-        text += f": error {twilio_code}"
-    if message:
-        text += f" ({message})"
-    if outcome_unknown:
-        text += "; the message may have been accepted, so it is not sent again"
-    return ErrorInfo(
+    return error_from_response(
+        response,
+        provider="Twilio",
+        action=what,
+        fallback=_FALLBACK[operation],
+        safe_to_repeat=operation not in _SENDS,  # fetches and cancel are safe to repeat
         code=code,
-        message=text,
         provider_code=str(twilio_code) if twilio_code is not None else None,
-        retryable=retryable,
-        retry_after=retry_after,
-        outcome_unknown=outcome_unknown,
+        explanation=message,
         details=details,
     )

@@ -19,6 +19,11 @@ Twilio points to for "how many segments will I be billed for". Its rules, reprod
 Grapheme clusters follow grapheme-splitter 1.0.4 on purpose, not the Unicode version of this
 Python, so the answer is the calculator's on every Python release. The break property table is
 generated into :mod:`ratatosk_twilio._tables` by ``providers/twilio/scripts/gen_tables.py``.
+
+The GSM-7 tables, the septet and UCS-2 unit counts and the packing into 160/153 and 70/67
+segments are the core's (:mod:`ratatosk.provider`: ``gsm7_septets``, ``ucs2_units``,
+``pack_segments``); what is Twilio's here is the cluster splitter, the ``"\\r\\n"`` rule and Smart
+Encoding.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ from bisect import bisect_right
 
 from attrs import frozen
 
+from ratatosk.provider import (
+    GSM7_SEGMENT_SIZES,
+    GSM_7,
+    UCS2_SEGMENT_SIZES,
+    UCS_2,
+    gsm7_septets,
+    pack_segments,
+    ucs2_units,
+)
 from ratatosk_twilio import _tables as _t
 
 __all__ = [
@@ -39,17 +53,10 @@ __all__ = [
     "split_graphemes",
 ]
 
-GSM_7 = "GSM-7"
-UCS_2 = "UCS-2"
-
-SEGMENT_BITS = 1120
-"""Bits in one SMS segment (140 octets)."""
 UDH_BITS = 48
 """Bits of the user data header every segment of a concatenated message carries (6 octets)."""
 
 _SMART_TRANSLATION: dict[int, str] = {ord(key): value for key, value in _t.SMART_ENCODING.items()}
-_GSM_SEPTETS: dict[str, int] = {ch: 1 for ch in _t.GSM7_BASIC}
-_GSM_SEPTETS.update({ch: 2 for ch in _t.GSM7_EXTENSION})
 
 _RANGE_STARTS: list[int] = [first for first, _, _ in _t.GRAPHEME_BREAK_RANGES]
 _RANGE_ENDS: list[int] = [last for _, last, _ in _t.GRAPHEME_BREAK_RANGES]
@@ -247,33 +254,6 @@ class SegmentAnalysis:
         return self.encoding == GSM_7
 
 
-def _count_segments(sizes: list[int]) -> int:
-    """Pack character sizes into segments the way the calculator's ``_buildSegments`` does."""
-    count = 1
-    first: list[int] = []  # sizes in the first segment, which may lose some to the header
-    used = 0  # bits used in the current segment, header included
-    split = False
-    for size in sizes:
-        if SEGMENT_BITS - used < size:
-            count += 1
-            if split:
-                used = UDH_BITS
-            else:
-                split = True
-                # The first segment gets its header now and hands over what no longer fits.
-                first_used = UDH_BITS + sum(first)
-                moved = 0
-                while first_used > SEGMENT_BITS:
-                    last = first.pop()
-                    first_used -= last
-                    moved += last
-                used = UDH_BITS + moved
-        if not split:
-            first.append(size)
-        used += size
-    return count
-
-
 def analyze(text: str, *, smart_encoded: bool = False) -> SegmentAnalysis:
     """Analyse an SMS body as Twilio's segment calculator does.
 
@@ -292,21 +272,19 @@ def analyze(text: str, *, smart_encoded: bool = False) -> SegmentAnalysis:
         else:
             clusters.append(cluster)
 
-    gsm = [_GSM_SEPTETS.get(cluster, 0) if len(cluster) == 1 else 0 for cluster in clusters]
+    gsm = [(gsm7_septets(cluster) or 0) if len(cluster) == 1 else 0 for cluster in clusters]
     non_gsm = tuple(cluster for cluster, septets in zip(clusters, gsm, strict=True) if not septets)
     if non_gsm:
         encoding = UCS_2
-        sizes = [
-            16 if septets else 8 * len(cluster.encode("utf-16-le", "surrogatepass"))
-            for cluster, septets in zip(clusters, gsm, strict=True)
-        ]
+        units = [ucs2_units(cluster) for cluster in clusters]  # a GSM character is one unit
+        segments = len(pack_segments(units, UCS2_SEGMENT_SIZES))
+        message_bits = 16 * sum(units)
         characters = len(clusters)
     else:
         encoding = GSM_7
-        sizes = [7 * septets for septets in gsm]
+        segments = len(pack_segments(gsm, GSM7_SEGMENT_SIZES))
+        message_bits = 7 * sum(gsm)
         characters = sum(gsm)
-    segments = _count_segments(sizes)
-    message_bits = sum(sizes)
     total_bits = message_bits + (UDH_BITS * segments if segments > 1 else 0)
     return SegmentAnalysis(
         encoding=encoding,

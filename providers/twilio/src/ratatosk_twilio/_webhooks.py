@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import attrs
 
@@ -963,11 +963,7 @@ class TwilioWebhookMixin:
         not a readable form counts as a message: ``receive_messages`` then answers with the
         right error, after checking the signature."""
         try:
-            if source.method.upper() == "GET":
-                query = (source.url or "").partition("?")[2].partition("#")[0]
-                items = parse_qsl(query, keep_blank_values=True)
-            else:
-                items = source.form_items()
+            items = source.query_items() if source.method.upper() == "GET" else source.form_items()
         except ValueError:
             return WebhookKind.MESSAGE
         if classify_webhook(items) == "status":
@@ -1042,8 +1038,7 @@ class TwilioWebhookMixin:
         media_type = source.media_type
         try:
             if method == "GET":
-                query = (source.url or "").partition("?")[2].partition("#")[0]
-                items = parse_qsl(query, keep_blank_values=True)
+                items = source.query_items()
                 signed_params: list[tuple[str, str]] = []
             elif media_type == FORM_MEDIA_TYPE:
                 items = source.form_items()

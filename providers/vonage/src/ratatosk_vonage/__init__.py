@@ -21,7 +21,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "VonageMessagesSettings": ("._connector", "VonageMessagesSettings"),
     "VonageSmsSettings": ("._connector", "VonageSmsSettings"),
     "VonageChannelSchemas": ("._schemas", "VonageChannelSchemas"),
-    "is_gsm7": ("._encoding", "is_gsm7"),
+    "is_gsm7": ("._segments", "is_gsm7"),
+    "analyze": ("._segments", "analyze"),
+    "VonageSegmentAnalysis": ("._segments", "VonageSegmentAnalysis"),
 }
 
 if TYPE_CHECKING:
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
         VonageSmsConnector,
         VonageSmsSettings,
     )
-    from ._encoding import is_gsm7
     from ._schemas import VonageChannelSchemas
+    from ._segments import VonageSegmentAnalysis, analyze, is_gsm7
 
 
 def __getattr__(name: str) -> Any:
@@ -52,8 +54,10 @@ __all__ = [
     "VonageChannelSchemas",
     "VonageMessagesConnector",
     "VonageMessagesSettings",
+    "VonageSegmentAnalysis",
     "VonageSmsConnector",
     "VonageSmsSettings",
     "__version__",
+    "analyze",
     "is_gsm7",
 ]

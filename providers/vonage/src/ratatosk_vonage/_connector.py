@@ -20,7 +20,6 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
 
 from attrs import frozen
 
@@ -46,8 +45,8 @@ from ratatosk import (
     parse_bool,
     parse_int,
 )
+from ratatosk.provider import form_encode, is_gsm7
 
-from ._encoding import is_gsm7
 from ._errors import map_messages_error, map_sms_status
 from ._schemas import (
     DEFAULT_MESSAGES_BASE_URL,
@@ -58,6 +57,7 @@ from ._schemas import (
     VONAGE_MESSAGES,
     VONAGE_SMS,
 )
+from ._segments import VonageSegmentAnalysis, analyze
 from ._webhooks import VonageWebhookMixin
 
 __all__ = [
@@ -460,6 +460,26 @@ class VonageSmsConnector(VonageWebhookMixin, Connector[VonageSmsSettings]):
         """The URL messages are posted to (from ``setup`` on)."""
         return self._url
 
+    def estimate(self, message: Message) -> Result[VonageSegmentAnalysis]:
+        """The ``type`` (text/unicode) and parts Vonage will send and bill for the message's
+        text, honouring its ``EncodingType`` property; no request. No price: Vonage has no price
+        table (a send's answer carries each part's price). A message without text gives
+        ``UNSUPPORTED_CONTENT_TYPE``; ``EncodingType=text`` on a text that is not GSM-7 gives
+        ``INVALID_MESSAGE``."""
+        if not isinstance(message, Message):
+            raise TypeError(f"estimate takes a Message, not {type(message).__name__}")
+        text = message.text
+        if text is None:
+            return Err(ErrorInfo(MessagingErrorCodes.UNSUPPORTED_CONTENT_TYPE,
+                                 "Only a message with text can be estimated."))
+        encoding = _str_property(message, "EncodingType")
+        try:
+            return Ok(analyze(text, encoding_type=encoding))
+        except ValueError as exc:
+            return Err(ErrorInfo(
+                MessagingErrorCodes.INVALID_MESSAGE, f"The message cannot be estimated: {exc}.",
+                issues=(ValidationIssue("properties.EncodingType", str(exc)),)))
+
     def build_form(self, message: Message) -> list[tuple[str, str]] | list[ValidationIssue]:
         """The form fields for ``message`` without the credentials, or the problems that keep it
         from being sent."""
@@ -515,7 +535,7 @@ class VonageSmsConnector(VonageWebhookMixin, Connector[VonageSmsSettings]):
                 [i for i in built if isinstance(i, ValidationIssue)]))
         fields = [f for f in built if isinstance(f, tuple)]
         response = yield HttpRequest("POST", self._url, self._headers,
-                                     urlencode([*self._credentials, *fields]).encode("ascii"))
+                                     form_encode([*self._credentials, *fields]).encode("ascii"))
         if response.status_code != 200:
             return Err(map_messages_error(response))
         return self._parse_answer(message, response)

@@ -20,7 +20,7 @@ from ratatosk import (
     HttpResponse,
     MessagingErrorCodes,
 )
-from ratatosk.provider import parse_retry_after
+from ratatosk.provider import error_from_response
 
 __all__ = [
     "SMS_STATUS_MAP",
@@ -61,12 +61,10 @@ def problem_code(type_url: Any) -> str | None:
 
 _STATUS_CODES: Mapping[int, ErrorCode] = MappingProxyType({
     400: _M.INVALID_MESSAGE,
-    401: _M.INVALID_CREDENTIALS,
-    402: _M.INSUFFICIENT_FUNDS,
     422: _M.INVALID_MESSAGE,
-    429: _M.RATE_LIMITED,
 })
-"""Messages API HTTP status -> framework code; other statuses are SEND_MESSAGE_FAILED."""
+"""Messages API HTTP statuses Vonage gives a meaning of its own; 401, 402 and 429 are the core's
+standard ones (``ratatosk.provider.STANDARD_HTTP_ERRORS``), others SEND_MESSAGE_FAILED."""
 
 
 def map_messages_error(response: HttpResponse) -> ErrorInfo:
@@ -75,34 +73,23 @@ def map_messages_error(response: HttpResponse) -> ErrorInfo:
     401 -> ``INVALID_CREDENTIALS``; 402 -> ``INSUFFICIENT_FUNDS``; 400 and 422
     -> ``INVALID_MESSAGE``; 429 -> ``RATE_LIMITED``, retryable, with ``retry_after`` from
     ``Retry-After``; any other status ``SEND_MESSAGE_FAILED``. A 5xx answer may mean the message
-    was accepted: ``outcome_unknown``, never retried, so nothing goes out twice.
+    was accepted: ``outcome_unknown``, never retried, so nothing goes out twice. Built on the
+    core's :func:`ratatosk.provider.error_from_response`.
     """
-    status = response.status_code
     body = _problem(response)
     code_text = problem_code(body.get("type"))
     title = body.get("title") if isinstance(body.get("title"), str) else None
     detail = body.get("detail") if isinstance(body.get("detail"), str) else None
-    details: dict[str, Any] = {"http_status": status}
+    details: dict[str, Any] = {}
     for key in ("type", "title", "detail", "instance"):
         if isinstance(body.get(key), str):
             details[key] = body[key]
     if isinstance(body.get("invalid_parameters"), list):
         details["invalid_parameters"] = body["invalid_parameters"]
 
-    code = _STATUS_CODES.get(status, _M.SEND_MESSAGE_FAILED)
-    retryable = status == 429
-    retry_after = parse_retry_after(response.header("retry-after")) if retryable else None
-    outcome_unknown = status >= 500
-    text = f"Vonage answered HTTP {status} when sending the message"
-    if code_text:
-        text += f": error {code_text}"
-    explanation = "; ".join(t for t in (title, detail) if t)
-    if explanation:
-        text += f" ({explanation})"
-    if outcome_unknown:
-        text += "; the message may have been accepted, so it is not sent again"
-    return ErrorInfo(code, text, provider_code=code_text, retryable=retryable,
-                     retry_after=retry_after, outcome_unknown=outcome_unknown, details=details)
+    return error_from_response(
+        response, provider="Vonage", statuses=_STATUS_CODES, provider_code=code_text,
+        explanation="; ".join(t for t in (title, detail) if t) or None, details=details)
 
 
 SMS_STATUS_MAP: Mapping[str, ErrorCode] = MappingProxyType({

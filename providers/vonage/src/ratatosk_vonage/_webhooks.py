@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl
 
 import attrs
 
@@ -163,10 +162,7 @@ def _fields_of(source: MessageSource) -> tuple[str, dict[str, Any]]:
     method = source.method.upper()
     try:
         if method == "GET":
-            query = (source.url or "").partition("?")[2].partition("#")[0]
-            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False,
-                              errors="strict")
-            return "sms", _unique(pairs)
+            return "sms", _unique(source.query_items())
         if source.media_type == FORM_MEDIA_TYPE:
             return "sms", _unique(source.form_items())
         if source.media_type == JSON_MEDIA_TYPE:
