@@ -4,9 +4,14 @@ message status that never goes back."""
 
 from __future__ import annotations
 
-import httpx
+import uuid
+from typing import Any
+from urllib.parse import urlencode
 
-from ratatosk import Message, MessageStatus, StatusTracker, StatusUpdate
+import httpx
+from vonage_http_client.auth import Auth
+
+from ratatosk import Message, MessageSource, MessageStatus, StatusTracker, StatusUpdate
 from ratatosk_vonage import VonageSmsConnector
 
 S = MessageStatus
@@ -58,3 +63,37 @@ def test_one_failed_part_fails_the_message() -> None:
     failed = tracker.apply(receipt("Q2", S.DELIVERY_FAILED, "expired"))
     assert failed.changed and failed.status is S.DELIVERY_FAILED
     assert tracker.status("Q1") is S.DELIVERY_FAILED
+
+
+def test_signed_delivery_receipts_through_the_connector_fold_into_one_status() -> None:
+    """The same folding, end to end through ``receive_message_status``: SMS API delivery receipts
+    as Vonage sends them (GET, ``sig``-signed by the official SDK), one per part."""
+    secret = "parts-signature-secret-0000000001"
+    connector = VonageSmsConnector(
+        settings={"ApiKey": "abcd1234", "ApiSecret": "s3cr3t-Vonage-42",
+                  "SignatureSecret": secret, "SignatureMethod": "sha256"},
+        http_transport=httpx.MockTransport(lambda request: answer("R1", "R2")))
+    tracker = connector.status_tracker = StatusTracker()
+    blocking = connector.blocking()
+    blocking.send_message(Message.text("z" * 200, to="+447700900000", sender="ACME")).unwrap()
+    auth = Auth(api_key="abcd1234", signature_secret=secret, signature_method="sha256")
+
+    def dlr(message_id: str, status: str) -> StatusUpdate:
+        params: dict[str, Any] = {
+            "msisdn": "447700900000", "to": "ACME", "network-code": "23410",
+            "messageId": message_id, "price": "0.0333", "status": status, "err-code": "0",
+            "scts": "2612041200", "message-timestamp": "2026-12-04 12:00:00",
+            "nonce": str(uuid.uuid4())}
+        params["sig"] = auth.sign_params(params)
+        source = MessageSource(b"", method="GET",
+                               url=f"https://hooks.example.com/dlr?{urlencode(params)}")
+        return blocking.receive_message_status(source).unwrap()
+
+    first = dlr("R1", "delivered")  # one part of two: the message waits for the slower part
+    assert (first.status, first.message_status, first.is_stale) == (S.DELIVERED, S.QUEUED, True)
+    second = dlr("R2", "delivered")
+    assert (second.message_status, second.is_stale) == (S.DELIVERED, False)
+    late = dlr("R2", "buffered")
+    assert (late.message_status, late.is_stale) == (S.DELIVERED, True)
+    assert tracker.status("R1") is S.DELIVERED
+    blocking.shutdown()
