@@ -50,11 +50,18 @@ def test_rate_limited_carries_retry_after() -> None:
     assert error_from_response(answer(429), provider="Acme").retry_after is None
 
 
-def test_a_5xx_send_has_an_unknown_outcome_and_is_never_retried() -> None:
-    error = error_from_response(answer(503, **{"Retry-After": "3"}), provider="Acme")
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_send_has_an_unknown_outcome_and_is_never_retried(status: int) -> None:
+    error = error_from_response(answer(status, **{"Retry-After": "3"}), provider="Acme")
     assert error.code == M.SEND_MESSAGE_FAILED
     assert error.outcome_unknown and not error.retryable and error.retry_after is None
     assert error.message.endswith("the message may have been accepted, so it is not sent again")
+
+
+def test_a_503_send_was_not_taken_so_it_is_retryable_after_retry_after() -> None:
+    error = error_from_response(answer(503, **{"Retry-After": "3"}), provider="Acme")
+    assert error.code == M.SEND_MESSAGE_FAILED
+    assert error.retryable and not error.outcome_unknown and error.retry_after == 3.0
 
 
 def test_a_5xx_fetch_is_retryable() -> None:

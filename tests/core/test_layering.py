@@ -38,7 +38,7 @@ LAZY_LOADS = {
     "ratatosk.transports._asyncio": {"ratatosk.transports._http"},
     "ratatosk.transports._stdlib": {"ratatosk.transports._http"},
     "ratatosk.transports._h11": {"ratatosk"},
-    "ratatosk._connect": {"ratatosk.plugins", "ratatosk.schema"},
+    "ratatosk._connect": {"ratatosk.plugins", "ratatosk.schema", "ratatosk.routing"},
     "ratatosk.testing": {"ratatosk._connect", "ratatosk.schema", "ratatosk.connector",
                          "ratatosk.hookspecs", "ratatosk.plugins"},
 }

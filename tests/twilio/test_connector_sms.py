@@ -492,7 +492,7 @@ def test_rate_limited_after_the_last_attempt_says_so() -> None:
     assert len(fake.requests) == 2
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
+@pytest.mark.parametrize("status", [500, 502, 504])
 async def test_server_error_on_create_is_outcome_unknown_and_not_retried(status: int) -> None:
     fake = FakeTwilio([httpx.Response(status, json={"code": 20500, "message": "oops"})])
     result = await connector(fake).send_message(sms())

@@ -125,7 +125,7 @@ def test_messages_429_then_success() -> None:
     assert handler.count == 2
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("status", [500, 502, 504])
 def test_messages_5xx_is_outcome_unknown_and_never_retried(status: int) -> None:
     handler = Counter(problem(status, "1300", headers={"Retry-After": "1"}))
     result = send(VonageMessagesConnector, handler)
@@ -290,7 +290,7 @@ def test_sms_partial_failure_is_an_error_never_retried() -> None:
      MessagingErrorCodes.INVALID_CREDENTIALS, False, False),
     (httpx.Response(429, headers={"Retry-After": "2"}), MessagingErrorCodes.RATE_LIMITED,
      True, False),
-    (httpx.Response(503), MessagingErrorCodes.SEND_MESSAGE_FAILED, False, True),
+    (httpx.Response(503), MessagingErrorCodes.SEND_MESSAGE_FAILED, True, False),
     (httpx.Response(200, text="<html>"), MessagingErrorCodes.SEND_MESSAGE_FAILED, False, True),
     (httpx.Response(200, json={"message-count": "0", "messages": []}),
      MessagingErrorCodes.SEND_MESSAGE_FAILED, False, True),

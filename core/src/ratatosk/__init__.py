@@ -133,6 +133,10 @@ _LAZY: dict[str, str] = {
     "TrackedMessage": "._status",
     "fold_parts": "._status",
     "supersedes": "._status",
+    "FailoverConnector": ".routing",
+    "RoundRobinConnector": ".routing",
+    "RoutingConnector": ".routing",
+    "is_provider_failure": ".routing",
     "ALL_SENDERS": "._optout",
     "HELP_KEYWORDS": "._optout",
     "OPT_IN_KEYWORDS": "._optout",
@@ -288,6 +292,18 @@ if TYPE_CHECKING:
     )
     from .plugins import (
         unregister_plugin as unregister_plugin,
+    )
+    from .routing import (
+        FailoverConnector as FailoverConnector,
+    )
+    from .routing import (
+        RoundRobinConnector as RoundRobinConnector,
+    )
+    from .routing import (
+        RoutingConnector as RoutingConnector,
+    )
+    from .routing import (
+        is_provider_failure as is_provider_failure,
     )
     from .schema import (
         COMMON_PARAMETERS as COMMON_PARAMETERS,

@@ -56,6 +56,62 @@ def resolve_connector_class(provider: str, connector_type: str | None) -> type[C
     return cls
 
 
+_ROUTE_CALL = re.compile(r"(failover|roundrobin)\s*\((.*)\)", re.S | re.I)
+_ROUTE_OPERATORS = (("||", "failover"), ("&&", "roundrobin"))
+
+
+def _split_top(text: str, separator: str | None = None) -> list[str]:
+    """``text`` split at the top level (outside parentheses): on whitespace, or on
+    ``separator``."""
+    parts: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(text):
+        char = text[i]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise _invalid("a routing DSN has an unbalanced ')'")
+        elif depth == 0 and (text.startswith(separator, i) if separator
+                             else char.isspace()):
+            parts.append(text[start:i])
+            i += len(separator) if separator else 1
+            start = i
+            continue
+        i += 1
+    if depth:
+        raise _invalid("a routing DSN has an unbalanced '('")
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _routing_target(text: str) -> tuple[str, list[str]] | None:
+    """``("failover" | "roundrobin", member targets)`` for a routing DSN, else None."""
+    call = _ROUTE_CALL.fullmatch(text)
+    if call is not None:
+        try:
+            return call.group(1).lower(), _split_top(call.group(2))
+        except MessagingError:
+            pass  # "failover(A) || roundrobin(B)": not one call around everything
+    found = [(kind, parts) for separator, kind in _ROUTE_OPERATORS
+             if len(parts := _split_top(text, separator)) > 1]
+    if len(found) > 1:
+        raise _invalid("a routing DSN mixes '||' and '&&': nest them with failover(...) and "
+                       "roundrobin(...)")
+    return found[0] if found else None
+
+
+def _connect_routing(kind: str, targets: list[str], options: dict[str, Any]) -> Connector:
+    from .routing import FailoverConnector, RoundRobinConnector
+
+    if not targets:
+        raise _invalid(f"{kind}(...) lists no connector")
+    members = [connect(target) for target in targets]
+    cls = FailoverConnector if kind == "failover" else RoundRobinConnector
+    return cls(members, **options)
+
+
 def _auth_parameter_names(schema: ChannelSchema) -> tuple[str | None, str | None]:
     from .schema import AuthenticationFieldRole
 
@@ -98,6 +154,11 @@ def connect(
     own endpoint and any other host becomes ``BaseUrl``; query options become parameters.
     ``settings`` (``ConnectionSettings``, a mapping or a ``K=V;...`` string) override DSN values.
     ``schema`` is a :class:`~ratatosk.ChannelSchema` or a preset's name (``"SimpleSms"``).
+
+    A routing DSN combines connectors (docs/routing.md): ``failover(DSN DSN ...)`` or
+    ``DSN || DSN`` gives a :class:`~ratatosk.FailoverConnector`, ``roundrobin(DSN DSN ...)`` or
+    ``DSN && DSN`` a :class:`~ratatosk.RoundRobinConnector`; they nest
+    (``failover(roundrobin(A B) C)``), and keyword arguments (``cooldown=60``) go to the router.
     Other keyword arguments (``http_transport=...``) go to the connector's constructor.
 
     The connector initializes itself on first use (or ``await connector.initialize()``);
@@ -112,6 +173,12 @@ def connect(
     text = target.strip()
     if not text:
         raise _invalid("the connect target is empty: use 'provider/type' or a DSN")
+    routing = _routing_target(text)
+    if routing is not None:
+        if settings is not None or schema is not None:
+            raise _invalid("settings and schema belong to one connector: give them in each "
+                           "member's DSN of a routing DSN")
+        return _connect_routing(*routing, options)
     dsn: Dsn | None = None
     if "://" in text:
         try:

@@ -80,6 +80,7 @@ from .schema import (
 )
 from .transports import Flow, HttpRequest, HttpResponse, TransportError, parse_retry_after
 from .transports._helpers import (
+    NOT_TAKEN_STATUSES,
     STANDARD_HTTP_ERRORS,
     error_from_response,
     form_encode,
@@ -93,6 +94,7 @@ __all__ = [
     "GSM7_EXTENSION",
     "GSM7_SEGMENT_SIZES",
     "GSM_7",
+    "NOT_TAKEN_STATUSES",
     "STANDARD_HTTP_ERRORS",
     "UCS2_SEGMENT_SIZES",
     "UCS_2",

@@ -15,10 +15,12 @@ from ._operation import (
     Effect,
     Operation,
     Sleep,
+    Via,
     drive_async,
     drive_blocking,
     operation,
     operations_of,
+    run_on,
 )
 from ._runtime import Runtime
 
@@ -35,9 +37,11 @@ __all__ = [
     "Runtime",
     "SettingsLike",
     "Sleep",
+    "Via",
     "drive_async",
     "drive_blocking",
     "immediately",
     "operation",
     "operations_of",
+    "run_on",
 ]

@@ -7,6 +7,8 @@ An *operation* is written once, as a generator: it yields *effects* and returns 
   generator (with the request attached as ``exc.request``).
 * :class:`Sleep` — wait this many seconds (retry backoff, rate-limit waits).
 * :class:`CloseTransports` — close the transports the connector created (``shutdown``).
+* :class:`Via` — run the effect it carries on another connector's transports (a routing connector
+  running a member's operation: :func:`run_on`).
 
 Everything that does no I/O — state checks, validation, hooks, retries, rate limiting, request
 building and response mapping — lives in the generator. Exactly two drivers run every operation:
@@ -55,8 +57,47 @@ class CloseTransports:
     """Effect: close the transports the connector created (the driver returns what failed)."""
 
 
-Effect = HttpRequest | Sleep | CloseTransports
+@frozen(slots=True)
+class Via:
+    """Effect: run ``effect`` on ``connector``'s transports and timing, not the driver's own.
+
+    A connector that runs another connector's operation inside its own (a routing connector and
+    its members) yields the member's effects wrapped in ``Via`` (see :func:`run_on`).
+    """
+
+    connector: Connector
+    effect: Effect
+
+
+Effect = HttpRequest | Sleep | CloseTransports | Via
 """What an operation may yield."""
+
+
+def run_on(connector: Connector, name: str, *args: Any) -> Operation[Any]:
+    """``connector``'s operation ``name`` as a step of another operation: ``yield from`` it.
+
+    Its effects go out wrapped in :class:`Via`, so the driver sends them on ``connector``'s own
+    transports (its base URL, proxy, timeout and injected transports) whichever connector's
+    driver runs the outer operation.
+    """
+    declared = operations_of(type(connector)).get(name)
+    if declared is None:
+        raise AttributeError(f"{type(connector).__qualname__} has no operation {name!r}")
+    op = declared.fn(connector, *args)
+    value: Any = None
+    error: TransportError | None = None
+    try:
+        while True:
+            effect = op.send(value) if error is None else op.throw(error)
+            value = error = None
+            try:
+                value = yield Via(connector, effect)
+            except TransportError as exc:
+                error = exc
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        op.close()
 
 Operation = Generator[Effect, Any, Result[T]]
 """An operation: yields effects, receives their outcomes, returns a ``Result``."""
@@ -71,16 +112,19 @@ async def drive_async(connector: Connector, op: Generator[Effect, Any, R]) -> R:
         while True:
             effect = op.send(value) if error is None else op.throw(error)
             value = error = None
+            rt = runtime
+            while isinstance(effect, Via):
+                rt, effect = effect.connector.runtime, effect.effect
             if isinstance(effect, HttpRequest):
                 try:
-                    value = await runtime.async_transport().send(effect, timeout=runtime.timeout)
+                    value = await rt.async_transport().send(effect, timeout=rt.timeout)
                 except TransportError as exc:
                     exc.request = effect
                     error = exc
             elif isinstance(effect, Sleep):
-                await runtime.sleep(effect.seconds)
+                await rt.sleep(effect.seconds)
             else:
-                value = await runtime.aclose_transports()
+                value = await rt.aclose_transports()
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     finally:
@@ -96,16 +140,19 @@ def drive_blocking(connector: Connector, op: Generator[Effect, Any, R]) -> R:
         while True:
             effect = op.send(value) if error is None else op.throw(error)
             value = error = None
+            rt = runtime
+            while isinstance(effect, Via):
+                rt, effect = effect.connector.runtime, effect.effect
             if isinstance(effect, HttpRequest):
                 try:
-                    value = runtime.sync_transport().send(effect, timeout=runtime.timeout)
+                    value = rt.sync_transport().send(effect, timeout=rt.timeout)
                 except TransportError as exc:
                     exc.request = effect
                     error = exc
             elif isinstance(effect, Sleep):
-                runtime.blocking_sleep(effect.seconds)
+                rt.blocking_sleep(effect.seconds)
             else:
-                value = runtime.close_transports()
+                value = rt.close_transports()
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     finally:

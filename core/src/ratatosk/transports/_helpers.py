@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from .._errors import ErrorCode, ErrorInfo, MessagingErrorCodes
 from ._http import HttpResponse, parse_retry_after
 
-__all__ = ["STANDARD_HTTP_ERRORS", "error_from_response", "form_encode"]
+__all__ = ["NOT_TAKEN_STATUSES", "STANDARD_HTTP_ERRORS", "error_from_response", "form_encode"]
 
 # For a str, quote_plus maps every byte of its UTF-8 encoding to itself (A-Z a-z 0-9 _ . - ~), to
 # "+" (a space) or to "%XX" (upper-case hex); the table does the same, indexed by the byte, in one
@@ -47,6 +47,11 @@ def form_encode(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 _M = MessagingErrorCodes
+
+NOT_TAKEN_STATUSES: frozenset[int] = frozenset({503})
+"""5xx statuses that say the server did not handle the request (RFC 9110 15.6.4: "currently
+unable to handle the request", overload or maintenance), so sending it again cannot duplicate it.
+500, 502 and 504 may come after the provider took the message."""
 
 STANDARD_HTTP_ERRORS: Mapping[int, ErrorCode] = MappingProxyType({
     401: _M.INVALID_CREDENTIALS,
@@ -79,9 +84,11 @@ def error_from_response(
 
     * ``RATE_LIMITED`` is retryable, with ``retry_after`` from the ``Retry-After`` header.
     * A 5xx answer that nothing more specific explains (the code is ``fallback``) is retryable when
-      the request is ``safe_to_repeat`` (a fetch, a cancel); otherwise (a send) the outcome is
-      unknown (the provider may have accepted it), so it is never retried and nothing goes out
-      twice.
+      the request is ``safe_to_repeat`` (a fetch, a cancel) or the status is in
+      :data:`NOT_TAKEN_STATUSES` (503: the provider did not handle the request), with
+      ``retry_after`` from ``Retry-After``; otherwise (a send answered 500, 502, 504) the outcome
+      is unknown (the provider may have accepted it), so it is never retried and nothing goes
+      out twice.
 
     ``provider_code`` (the provider's own error code) is kept on the error; ``details`` always
     holds ``http_status`` plus what the provider adds. The message reads
@@ -97,13 +104,13 @@ def error_from_response(
         else:
             code, explained = fallback, False
     retryable = code == _M.RATE_LIMITED
-    retry_after = parse_retry_after(response.header("retry-after")) if retryable else None
     outcome_unknown = False
     if status >= 500 and not explained:
-        if safe_to_repeat:
+        if safe_to_repeat or status in NOT_TAKEN_STATUSES:
             retryable = True
         else:
             outcome_unknown = True
+    retry_after = parse_retry_after(response.header("retry-after")) if retryable else None
     text = f"{provider} answered HTTP {status} when {action}"
     if provider_code:
         text += f": error {provider_code}"
