@@ -56,7 +56,8 @@ def test_blocking_delivery_sends_once_and_records_the_outcome(
     ledger.close()
 
 
-async def test_async_delivery_redelivered_sends_once(sandbox: TwilioSandbox, tmp_path: Path) -> None:
+async def test_async_delivery_redelivered_sends_once(
+        sandbox: TwilioSandbox, tmp_path: Path) -> None:
     ledger = SqliteLedger(tmp_path / "l.db")
     connector = connector_for(sandbox)
     outcomes = [await deliver(connector, message("a-1"), ledger=ledger, campaign="c2",
