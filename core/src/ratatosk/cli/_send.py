@@ -24,6 +24,8 @@ from typing import IO, Any
 from .._errors import MessagingError, MessagingErrorCodes
 from .._models import MediaType, Message, MessageBuilder
 from .._settings import ConnectionSettings, SettingsParseError
+from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
+from ..ledger import DeliveryState, LedgerError, PostgresLedger, SqliteLedger
 from ._main import UsageError
 
 
@@ -370,8 +372,6 @@ def open_ledger(spec: str | None) -> Any:
     ``postgresql://`` / ``postgres://`` URL (PostgreSQL; ``?ledger_schema=NAME`` picks the tables'
     schema, default ``ratatosk``). Default: ``$RATATOSK_LEDGER``, else a SQLite file
     ``ratatosk-ledger.sqlite`` in the current directory."""
-    from ..ledger import LedgerError, PostgresLedger, SqliteLedger
-
     spec = spec or os.environ.get("RATATOSK_LEDGER") or f"sqlite:{DEFAULT_LEDGER}"
     try:
         if spec.startswith(("postgresql://", "postgres://")):
@@ -693,9 +693,6 @@ async def _send_campaign(
     stopper: _Stopper, ledger: Any, write: Any,
 ) -> None:
     """:func:`ratatosk.campaign.run_campaign` over the rows (row number = ledger row key)."""
-    from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
-    from ..ledger import DeliveryState
-
     if args.retry_unknown:
         again = await reconcile_unknown(connector, ledger, args.campaign)
         print(f"--retry-unknown: {len(again)} outcome-unknown message(s) will be sent again",
@@ -823,8 +820,6 @@ def configure_campaign_status(parser: argparse.ArgumentParser) -> None:
 
 
 def run_campaign_status(args: argparse.Namespace) -> int:
-    from ..ledger import DeliveryState
-
     spec = args.ledger or os.environ.get("RATATOSK_LEDGER") or f"sqlite:{DEFAULT_LEDGER}"
     if not spec.startswith(("postgresql://", "postgres://")):
         path = spec[len("sqlite:"):] if spec.startswith("sqlite:") else spec
