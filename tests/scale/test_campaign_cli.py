@@ -174,3 +174,73 @@ def test_campaign_status_of_an_unknown_campaign_is_a_clear_error(tmp_path: Path)
          str(tmp_path / "l.db")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "no campaign 'nope'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def plain_command(box: TwilioSandbox, tmp: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
+    args, env = command(box, tmp, *extra)
+    at = args.index("--campaign")
+    del args[at:at + 4]  # --campaign spring --ledger sqlite:...
+    return args, env
+
+
+def test_sigterm_without_a_campaign_leaves_a_complete_report(
+        sandbox: TwilioSandbox, tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv")
+    args, env = plain_command(sandbox, tmp_path, "--report", str(tmp_path / "r.jsonl"))
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while len(sandbox.messages) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    lines = report(tmp_path / "r.jsonl")
+    # every message the sandbox accepted is in the report, against its own row
+    by_to = {line["to"]: line for line in lines}
+    assert set(by_to) == {m.to for m in sandbox.messages}
+    for m in sandbox.messages:
+        assert by_to[m.to]["ok"] and by_to[m.to]["sid"] == m.sid
+    assert len(lines) < ROWS
+
+
+def test_a_second_sigint_without_a_campaign_reports_in_flight_as_outcome_unknown(
+        tmp_path: Path) -> None:
+    with TwilioSandbox(latency=3.0) as box:
+        write_csv(tmp_path / "in.csv", 12)
+        args, env = plain_command(box, tmp_path, "--report", str(tmp_path / "r.jsonl"))
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 30
+        while len(box.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGINT, err
+        lines = report(tmp_path / "r.jsonl")
+        assert {line["to"] for line in lines} == {m.to for m in box.messages}
+        assert all(line["outcome_unknown"] and line["interrupted"] and not line["ok"]
+                   for line in lines)
+
+
+def test_the_grace_period_ends_with_an_abort(tmp_path: Path) -> None:
+    with TwilioSandbox(latency=5.0) as box:
+        write_csv(tmp_path / "in.csv", 8)
+        args, env = command(box, tmp_path, "--report", str(tmp_path / "r.jsonl"),
+                            "--grace", "0.5")
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 30
+        while len(box.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 4.0  # it did not wait for the 5 s answers
+        assert proc.returncode == 128 + signal.SIGINT, err
+        lines = report(tmp_path / "r.jsonl")
+        assert len(lines) == 4 and all(line["outcome_unknown"] for line in lines)
+        with SqliteLedger(tmp_path / "ledger.db") as ledger:
+            assert ledger.summary("spring").count(DeliveryState.OUTCOME_UNKNOWN) == 4
