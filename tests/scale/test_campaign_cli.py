@@ -155,6 +155,19 @@ def test_a_second_signal_aborts_and_records_in_flight_as_outcome_unknown(
         assert data["counts"]["sent"] == 8 and data["counts"]["outcome_unknown"] == 4
         assert data["total"] == 12 and data["segments"] == 8
 
+        # --retry-unknown: no answer ever came back for those four, so there is no provider id
+        # to ask about; they are sent again, as documented (the provider had them: twice now)
+        args, env = command(box, tmp_path, "--report", str(tmp_path / "third.jsonl"),
+                            "--retry-unknown")
+        third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        assert third.returncode == 0, third.stderr
+        assert "4 outcome-unknown message(s) will be sent again" in third.stderr
+        lines = report(tmp_path / "third.jsonl")
+        assert sum(1 for line in lines if line.get("skipped")) == 8
+        assert sum(1 for line in lines if line["ok"] and not line.get("skipped")) == 4
+        counts = Counter(m.to for m in box.messages)
+        assert sorted(counts.values()) == [1] * 8 + [2] * 4
+
 
 def test_the_report_cannot_be_the_input(sandbox: TwilioSandbox, tmp_path: Path) -> None:
     write_csv(tmp_path / "in.csv", 3)

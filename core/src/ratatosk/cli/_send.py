@@ -707,7 +707,19 @@ async def _send_campaign(
             messages[str(index + 1)] = (index, message)
             yield CampaignRow(message, row_key=str(index + 1))
 
-    async for done in run_campaign(connector, campaign_rows(), ledger=ledger,
+    try:
+        await _campaign_lines(connector, args, campaign_rows(), ledger, control, messages, write)
+    except LedgerError as exc:
+        raise CommandError(
+            f"the ledger failed: {exc}; the rows reported so far are recorded, rerun with "
+            f"--campaign {args.campaign} to resume") from None
+
+
+async def _campaign_lines(
+    connector: Any, args: argparse.Namespace, rows: Iterator[CampaignRow], ledger: Any,
+    control: CampaignControl, messages: dict[str, tuple[int, Message]], write: Any,
+) -> None:
+    async for done in run_campaign(connector, rows, ledger=ledger,
                                    name=args.campaign, concurrency=args.concurrency,
                                    control=control):
         index, message = messages.pop(done.row.key)
