@@ -119,3 +119,32 @@ def test_closing_the_generator_after_the_request_left_records_outcome_unknown(
     assert entry is not None and entry.state is DeliveryState.OUTCOME_UNKNOWN
     assert ledger.do_not_resend("c5") == {"x-1"}
     ledger.close()
+
+
+class KeyedTwilio(TwilioSmsConnector):
+    """A connector whose provider takes an idempotency key header on a send."""
+
+    idempotency_key_header = "Idempotency-Key"
+
+
+def test_the_ledger_key_is_the_request_idempotency_key_where_the_provider_takes_one(
+        sandbox: TwilioSandbox, tmp_path: Path) -> None:
+    from ratatosk.testing import RecordingTransport
+
+    recorder = RecordingTransport.create()
+    settings = (ConnectionSettings()
+                .set_parameter("AccountSid", sandbox.account_sid)
+                .set_parameter("AuthToken", sandbox.auth_token)
+                .set_parameter("BaseUrl", sandbox.base_url))
+    keyed = KeyedTwilio(TwilioChannelSchemas.SIMPLE_SMS, settings, http_transport=recorder)
+    plain = TwilioSmsConnector(TwilioChannelSchemas.SIMPLE_SMS, settings,
+                               http_transport=recorder)
+    with SqliteLedger(tmp_path / "l.db") as ledger:
+        done = deliver_blocking(keyed, message("k-1"), ledger=ledger, campaign="c6")
+        assert done.state is DeliveryState.SENT
+        deliver_blocking(plain, message("k-2"), ledger=ledger, campaign="c6")
+    keyed.blocking().shutdown()
+    plain.blocking().shutdown()
+    posts = [r for r in recorder.requests if r.method == "POST"]
+    assert [r.headers.get("Idempotency-Key") for r in posts] == [
+        idempotency_key("c6", "k-1"), None]

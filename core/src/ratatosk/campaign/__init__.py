@@ -10,7 +10,14 @@
 
 from __future__ import annotations
 
-from ._deliver import Delivery, default_worker, deliver, deliver_blocking, delivery
+from ._deliver import (
+    IDEMPOTENCY_HEADER_ATTRIBUTE,
+    Delivery,
+    default_worker,
+    deliver,
+    deliver_blocking,
+    delivery,
+)
 from ._run import (
     CampaignControl,
     CampaignResult,
@@ -20,6 +27,7 @@ from ._run import (
 )
 
 __all__ = [
+    "IDEMPOTENCY_HEADER_ATTRIBUTE",
     "CampaignControl",
     "CampaignResult",
     "CampaignRow",

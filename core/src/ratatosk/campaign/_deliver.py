@@ -16,7 +16,7 @@ from collections.abc import Generator
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from .._models import Message
 from .._results import Result, SendResult
@@ -26,6 +26,13 @@ from ..transports import HttpRequest
 
 if TYPE_CHECKING:
     from ..connector._base import Connector
+
+
+IDEMPOTENCY_HEADER_ATTRIBUTE = "idempotency_key_header"
+"""A connector class whose provider accepts an idempotency key on a send sets this class
+attribute to the header's name (``idempotency_key_header = "Idempotency-Key"``); :func:`delivery`
+then sends the ledger's key in that header on the send's requests. Neither Twilio's nor Vonage's
+message API takes one, so their connectors do not set it."""
 
 
 def default_worker() -> str:
@@ -110,6 +117,7 @@ def delivery(
         current = ledger.get(ikey)
         return Delivery(ikey, row, current.state if current else entry.state, current)
     send = type(connector).send_message.fn(connector, message)  # the operation's own generator
+    header = getattr(type(connector), IDEMPOTENCY_HEADER_ATTRIBUTE, None)
     left = False
     finished = False
     value: Any = None
@@ -124,6 +132,8 @@ def delivery(
             value = error = None
             if isinstance(effect, HttpRequest):
                 left = True
+                if isinstance(header, str) and header and effect.method.upper() == "POST":
+                    effect = evolve(effect, headers=(*effect.headers.items(), (header, ikey)))
             try:
                 value = yield effect
             except GeneratorExit:
