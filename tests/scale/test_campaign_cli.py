@@ -257,3 +257,34 @@ def test_the_grace_period_ends_with_an_abort(tmp_path: Path) -> None:
         assert len(lines) == 4 and all(line["outcome_unknown"] for line in lines)
         with SqliteLedger(tmp_path / "ledger.db") as ledger:
             assert ledger.summary("spring").count(DeliveryState.OUTCOME_UNKNOWN) == 4
+
+
+@pytest.mark.parametrize("problem", ["bad token", "unreachable"])
+def test_an_error_that_concerns_every_row_stops_the_campaign(
+        sandbox: TwilioSandbox, tmp_path: Path, problem: str) -> None:
+    write_csv(tmp_path / "in.csv")
+    args, env = command(sandbox, tmp_path, "--report", str(tmp_path / "r.jsonl"))
+    if problem == "bad token":
+        env["TWILIO_AUTH_TOKEN"] = "0" * 32
+    else:
+        import socket
+
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args[args.index(f"BaseUrl={sandbox.base_url}")] = f"BaseUrl=http://127.0.0.1:{port}"
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "concerns every row" in done.stderr and "Traceback" not in done.stderr
+    lines = report(tmp_path / "r.jsonl")
+    assert 1 <= len(lines) <= 8  # the rows in flight when it stopped, not all 40
+    assert not sandbox.messages
+    with SqliteLedger(tmp_path / "ledger.db") as ledger:
+        summary = ledger.summary("spring")
+        assert summary.count(DeliveryState.FAILED) == len(lines) and summary.total == len(lines)
+    # fixed, the rerun sends every row once
+    args, env = command(sandbox, tmp_path, "--report", str(tmp_path / "r2.jsonl"))
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    counts = Counter(m.to for m in sandbox.messages)
+    assert set(counts) == set(recipients()) and set(counts.values()) == {1}

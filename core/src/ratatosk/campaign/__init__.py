@@ -19,19 +19,23 @@ from ._deliver import (
     delivery,
 )
 from ._run import (
+    EVERY_ROW_CODES,
     CampaignControl,
     CampaignResult,
     CampaignRow,
+    concerns_every_row,
     reconcile_unknown,
     run_campaign,
 )
 
 __all__ = [
+    "EVERY_ROW_CODES",
     "IDEMPOTENCY_HEADER_ATTRIBUTE",
     "CampaignControl",
     "CampaignResult",
     "CampaignRow",
     "Delivery",
+    "concerns_every_row",
     "default_worker",
     "deliver",
     "deliver_blocking",

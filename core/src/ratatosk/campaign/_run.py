@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field, frozen
 
+from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
 from .._models import Message
 from ..ledger import DeliveryState, Ledger, LedgerEntry, idempotency_key
 from ..schema import ChannelCapability
@@ -16,6 +17,25 @@ if TYPE_CHECKING:
     import asyncio
 
     from ..connector._base import Connector
+
+
+EVERY_ROW_CODES = frozenset({
+    MessagingErrorCodes.INVALID_CREDENTIALS, MessagingErrorCodes.MISSING_CREDENTIALS,
+    MessagingErrorCodes.ACCOUNT_SUSPENDED, MessagingErrorCodes.INSUFFICIENT_FUNDS,
+    ConnectorErrorCodes.AUTHENTICATION_FAILED,
+})
+"""Errors that concern every row (credentials, the account): :func:`run_campaign` stops taking
+rows at the first one. So does a connection that could not be made (the provider unreachable)."""
+
+
+def concerns_every_row(error: ErrorInfo | None) -> bool:
+    """Whether ``error`` would fail every other row too (bad credentials, unreachable provider)."""
+    if error is None:
+        return False
+    if error.code in EVERY_ROW_CODES:
+        return True
+    return (error.code == MessagingErrorCodes.CONNECTION_FAILED and not error.outcome_unknown
+            and error.details.get("request_sent") is False)
 
 
 @frozen(slots=True)
@@ -58,6 +78,8 @@ class CampaignControl:
 
     stopped: bool = False
     aborted: bool = False
+    reason: ErrorInfo | None = None
+    """Set when the campaign stopped by itself on an error that concerns every row."""
     _event: asyncio.Event | None = field(default=None, init=False)
 
     def stop(self) -> None:
@@ -83,8 +105,11 @@ async def run_campaign(
 
     Rows already recorded as sent, outcome unknown or suppressed are not sent again (a rerun
     resumes; see :func:`reconcile_unknown` for ``--retry-unknown``); failed ones are retried.
-    Yields one :class:`CampaignResult` per row, in completion order, with ``index`` its position
-    in ``rows``. ``control`` stops the campaign from elsewhere (a signal handler).
+    Yields one :class:`CampaignResult` per row taken, in completion order, with ``index`` its
+    position in ``rows``. ``control`` stops the campaign from elsewhere (a signal handler). At
+    the first error that concerns every row (:func:`concerns_every_row`: bad credentials, a
+    suspended account, an unreachable provider) it stops taking rows and sets
+    ``control.reason``; the rows not taken are not recorded, so a rerun sends them.
     """
     import asyncio  # the async engine only
 
@@ -130,6 +155,11 @@ async def run_campaign(
                     result = await one(index, row)
                 finally:
                     in_flight.pop(index, None)
+                outcome = result.delivery.result
+                if outcome is not None and concerns_every_row(outcome.error):
+                    if control.reason is None:
+                        control.reason = outcome.error
+                    control.stopped = True
                 await queue.put(result)
         except asyncio.CancelledError:
             pass

@@ -205,7 +205,7 @@ def configure_send(parser: argparse.ArgumentParser) -> None:
         help="send outcome-unknown rows again, after asking the provider about each one it can "
         "be asked about (status query)",
     )
-    campaign.add_argument(
+    parser.add_argument(
         "--grace",
         type=float,
         default=30.0,
@@ -709,6 +709,10 @@ async def _send_campaign(
 
     try:
         await _campaign_lines(connector, args, campaign_rows(), ledger, control, messages, write)
+        if control.reason is not None:
+            print(f"stopped: {control.reason.message} [{control.reason.code}] concerns every "
+                  f"row; fix it and rerun with --campaign {args.campaign} to send the rest",
+                  file=sys.stderr)
     except LedgerError as exc:
         raise CommandError(
             f"the ledger failed: {exc}; the rows reported so far are recorded, rerun with "
