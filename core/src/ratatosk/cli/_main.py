@@ -450,11 +450,15 @@ def _lazy(name: str) -> Callable[[Any], Any]:
 
 
 def register_messaging_commands(cli: CommandRegistry) -> None:
-    """Add ``ratatosk send`` and ``ratatosk status``."""
+    """Add ``ratatosk send``, ``ratatosk status`` and ``ratatosk campaign status``."""
     cli.add_command("send", help="Send one message, or many from a CSV/JSONL file",
                     configure=_lazy("configure_send"), run=_lazy("run_send"))
     cli.add_command("status", help="Show a message's status", configure=_lazy("configure_status"),
                     run=_lazy("run_status"))
+    campaign = cli.add_group("campaign", help="Campaigns recorded in the delivery ledger")
+    campaign.add_command("status", help="Show a campaign's messages by state, segments and cost",
+                         configure=_lazy("configure_campaign_status"),
+                         run=_lazy("run_campaign_status"))
 
 
 class BuiltinCommands:

@@ -13,6 +13,7 @@ import asyncio
 import csv
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -23,6 +24,8 @@ from typing import IO, Any
 from .._errors import MessagingError, MessagingErrorCodes
 from .._models import MediaType, Message, MessageBuilder
 from .._settings import ConnectionSettings, SettingsParseError
+from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
+from ..ledger import DeliveryState, LedgerError, PostgresLedger, SqliteLedger
 from ._main import UsageError
 
 
@@ -188,6 +191,32 @@ def configure_send(parser: argparse.ArgumentParser) -> None:
         "(default with --file: <file stem>.report.jsonl in the current directory)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="sends in flight (default 16)")
+    campaign = parser.add_argument_group("campaign (resumable, with --file)")
+    campaign.add_argument(
+        "--campaign",
+        metavar="NAME",
+        help="record every row in the delivery ledger under this campaign name; a rerun with the "
+        "same name resumes and never sends a row the ledger shows as sent or outcome unknown",
+    )
+    campaign.add_argument(
+        "--ledger",
+        metavar="STORE",
+        help="the ledger: sqlite:PATH, a path, or postgresql://... "
+        f"(default: $RATATOSK_LEDGER, else sqlite:{DEFAULT_LEDGER})",
+    )
+    campaign.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="send outcome-unknown rows again, after asking the provider about each one it can "
+        "be asked about (status query)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGINT/SIGTERM, how long to wait for the sends in flight (default 30)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_connection_arguments(parser)
@@ -241,6 +270,32 @@ def _check_utf8(path: Path) -> None:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
 
 
+COLUMN_ALIASES = {
+    "body": "text", "message": "text", "msg": "text",
+    "phone": "to", "recipient": "to", "number": "to", "mobile": "to",
+    "sender": "from", "from_": "from",
+    "media_url": "media", "mediaurl": "media", "media_urls": "media",
+    "message_id": "id", "messageid": "id",
+}
+"""Other common names for the input columns (Twilio's own ``Body``, ``MediaUrl``...)."""
+
+
+def _column(name: str) -> str:
+    key = (name or "").strip().lstrip("\ufeff").strip().lower()
+    return COLUMN_ALIASES.get(key, key)
+
+
+def _normalized(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its column names in canonical form; a canonical name wins over its alias."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        key = _column(str(name))
+        if key in out and str(name).strip().lower() != key:
+            continue  # an alias never overrides the canonical column
+        out[key] = value
+    return out
+
+
 def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
@@ -257,16 +312,22 @@ def _read_rows(path: Path) -> Iterator[dict[str, Any]]:
                     yield {"__error__": f"line {number} is not valid JSON"}
                     continue
                 yield (
-                    row
+                    _normalized(row)
                     if isinstance(row, dict)
                     else {"__error__": f"line {number} is not an object"}
                 )
         else:
             reader = csv.DictReader(handle)
-            if not reader.fieldnames or "to" not in [f.strip().lower() for f in reader.fieldnames]:
-                raise CommandError(f"{path} needs a header row with a 'to' column")
+            if not reader.fieldnames or "to" not in [_column(f) for f in reader.fieldnames]:
+                raise CommandError(
+                    f"{path} needs a header row with a 'to' column (or one of "
+                    + ", ".join(sorted(k for k, v in COLUMN_ALIASES.items() if v == "to"))
+                    + ")")
             for row in reader:
-                yield {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+                yield _normalized({(k or ""): (v or "") for k, v in row.items()})
+
+
+DEFAULT_LEDGER = "ratatosk-ledger.sqlite"
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -276,11 +337,75 @@ def run_send(args: argparse.Namespace) -> int:
         raise UsageError("give --to (one message) or --file (many), not both")
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.file is None and (args.campaign or args.ledger or args.retry_unknown):
+        raise UsageError("--campaign, --ledger and --retry-unknown go with --file")
+    if (args.ledger or args.retry_unknown) and not args.campaign:
+        raise UsageError("--ledger and --retry-unknown need --campaign NAME")
+    if args.grace < 0:
+        raise UsageError("--grace must be 0 or more seconds")
     props = _properties(args.property)
+    if args.file is not None:
+        _check_report_path(args.file, _report_path(args))
     connector = build_connector(args)
     if args.file is None:
         return _send_one(connector, _build({"to": args.to, "id": args.id}, args, props), args)
-    return asyncio.run(_send_file(connector, args, props))
+    ledger = open_ledger(args.ledger) if args.campaign else None
+    try:
+        return asyncio.run(_send_file(connector, args, props, ledger))
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    return Path(args.report or f"{Path(args.file).stem}.report.jsonl")
+
+
+def _check_report_path(source: Path, report: Path) -> None:
+    """Refuse a report that would overwrite the input (before anything is opened to write)."""
+    try:
+        same = report.exists() and source.exists() and os.path.samefile(source, report)
+    except OSError:
+        same = False
+    if same or report.resolve() == source.resolve():
+        raise CommandError(
+            f"the report {report} is the input file; give another --report path")
+
+
+def open_ledger(spec: str | None) -> Any:
+    """The ledger a ``--ledger`` value names: ``sqlite:PATH`` or a path (SQLite), or a
+    ``postgresql://`` / ``postgres://`` URL (PostgreSQL; ``?ledger_schema=NAME`` picks the tables'
+    schema, default ``ratatosk``). Default: ``$RATATOSK_LEDGER``, else a SQLite file
+    ``ratatosk-ledger.sqlite`` in the current directory."""
+    spec = spec or os.environ.get("RATATOSK_LEDGER") or f"sqlite:{DEFAULT_LEDGER}"
+    try:
+        if spec.startswith(("postgresql://", "postgres://")):
+            conninfo, schema = spec, "ratatosk"
+            if "ledger_schema=" in spec:
+                base, _, query = spec.partition("?")
+                params = [p for p in query.split("&") if p]
+                kept = [p for p in params if not p.startswith("ledger_schema=")]
+                schema = next(p for p in params if p.startswith("ledger_schema="))[14:]
+                conninfo = base + ("?" + "&".join(kept) if kept else "")
+            try:
+                return PostgresLedger(conninfo, schema=schema)
+            except ValueError as exc:
+                raise CommandError(f"--ledger: {exc}") from None
+        path = spec[len("sqlite:"):] if spec.startswith("sqlite:") else spec
+        if not path:
+            raise UsageError("--ledger sqlite:PATH needs a path")
+        return SqliteLedger(path)
+    except LedgerError as exc:
+        raise CommandError(_scrub_dsn(str(exc), spec)) from None
+
+
+def _scrub_dsn(text: str, spec: str) -> str:
+    """``text`` without the password of a ledger URL, should a driver echo it."""
+    if "://" in spec and "@" in spec:
+        userinfo = spec.split("://", 1)[1].split("@", 1)[0]
+        if ":" in userinfo:
+            text = text.replace(userinfo.split(":", 1)[1], "***")
+    return text
 
 
 def _send_one(connector: Any, message: Message, args: argparse.Namespace) -> int:
@@ -360,79 +485,273 @@ class _Progress:
             print(f"\rsent {self._count}", file=sys.stderr)
 
 
-async def _send_file(connector: Any, args: argparse.Namespace, props: dict[str, str]) -> int:
+class _Stopper:
+    """SIGINT/SIGTERM during a file send: the first stops taking rows and waits ``grace``
+    seconds for the sends in flight, a second one (or the end of the wait) aborts them."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.signal: int | None = None
+        self.stopped = False
+        self.aborted = False
+        self.abort_event = asyncio.Event()
+        self.on_stop: list[Any] = []
+        self.on_abort: list[Any] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._installed: list[int] = []
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._signalled, sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Windows
+                continue
+            self._installed.append(sig)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _signalled(self, sig: int) -> None:
+        if self.signal is None:
+            self.signal = sig
+        if self.stopped:
+            print("aborting: the sends in flight are recorded as outcome unknown",
+                  file=sys.stderr, flush=True)
+            self.abort()
+            return
+        self.stopped = True
+        print(f"\nstopping: no new rows; waiting up to {self.grace:g}s for the sends in flight "
+              "(signal again to abort)", file=sys.stderr, flush=True)
+        for callback in self.on_stop:
+            callback()
+        self._timer = asyncio.get_running_loop().call_later(self.grace, self.abort)
+
+    def abort(self) -> None:
+        if self.aborted:
+            return
+        self.stopped = self.aborted = True
+        self.abort_event.set()
+        for callback in self.on_abort:
+            callback()
+
+    def exit_status(self, status: int) -> int:
+        return status if self.signal is None else 128 + int(self.signal)
+
+
+def _row_line(index: int, message: Message | None, row: dict[str, Any] | None = None,
+              ) -> dict[str, Any]:
+    """The start of a report line: the row's position (the key: ids may repeat), id, recipient."""
+    if message is not None:
+        to: Any = message.receiver.address if message.receiver is not None else ""
+        mid = message.id
+    else:
+        to, mid = (row or {}).get("to"), str((row or {}).get("id") or "")
+    return {"index": index, "row": index + 1, "id": mid, "to": to}
+
+
+def _result_line(line: dict[str, Any], result: Any) -> dict[str, Any]:
+    line["ok"] = result.is_success
+    if result.is_success:
+        data = result.data
+        line.update(
+            outcome_unknown=False,
+            remote_message_id=data.remote_message_id,
+            status=data.status.value,
+            provider_status=data.provider_status,
+        )
+    else:
+        line["outcome_unknown"] = bool(result.error.outcome_unknown)
+        line["error"] = _error_dict(result.error)
+    return line
+
+
+def _interrupted_line(line: dict[str, Any], outcome_unknown: bool) -> dict[str, Any]:
+    line.update(ok=False, outcome_unknown=outcome_unknown, interrupted=True)
+    line["error"] = {
+        "code": "INTERRUPTED",
+        "domain": "cli",
+        "message": "interrupted while in flight: the provider may have received it"
+        if outcome_unknown else "interrupted before the request left: not sent",
+        "provider_code": None,
+        "issues": [],
+    }
+    return line
+
+
+async def _send_file(
+    connector: Any, args: argparse.Namespace, props: dict[str, str], ledger: Any = None
+) -> int:
     path: Path = args.file
-    report_path: Path = args.report or Path(f"{path.stem}.report.jsonl")
+    report_path = _report_path(args)
     total = _count_rows(path)
-    in_flight: dict[str, tuple[int, str]] = {}
-    report_lines: list[str] = []  # errors found before sending, written in order with the rest
     counts: Counter[str] = Counter()
     progress = _Progress(not args.no_progress)
     started = time.monotonic()
-    index_counter = 0
+    stopper = _Stopper(args.grace)
+
+    def count_of(line: dict[str, Any]) -> str:
+        if line.get("skipped"):
+            return f"already {line.get('state')}"
+        if line["ok"]:
+            return "sent"
+        if line.get("outcome_unknown"):
+            return "outcome_unknown"
+        return str(line["error"]["code"])
 
     def write(report: IO[str], line: dict[str, Any]) -> None:
         report.write(json.dumps(line) + "\n")
-        counts["sent" if line["ok"] else line["error"]["code"]] += 1
-        progress.advance(sum(v for k, v in counts.items() if k != "sent"))
+        report.flush()  # a line written is a line kept, whatever stops the process
+        counts[count_of(line)] += 1
+        progress.advance(sum(v for k, v in counts.items() if k not in ("sent", "already sent")))
 
-    async def messages(report: IO[str]) -> AsyncIterator[Message]:
-        nonlocal index_counter
-        for row in _read_rows(path):
-            index = index_counter
-            index_counter += 1
+    def rows(report: IO[str]) -> Iterator[tuple[int, Message]]:
+        for index, row in enumerate(_read_rows(path)):
+            if stopper.stopped:
+                return
             try:
                 if "__error__" in row:
                     raise CommandError(row["__error__"])
                 message = _build(row, args, props)
             except (CommandError, ValueError, TypeError) as exc:
-                write(
-                    report,
-                    {
-                        "index": index,
-                        "id": str(row.get("id") or ""),
-                        "to": row.get("to"),
-                        "ok": False,
-                        "error": {
-                            "code": MessagingErrorCodes.INVALID_MESSAGE,
-                            "domain": "messaging",
-                            "message": str(exc),
-                            "provider_code": None,
-                            "issues": [],
-                        },
-                    },
-                )
+                line = _row_line(index, None, row)
+                line.update(ok=False, outcome_unknown=False, error={
+                    "code": MessagingErrorCodes.INVALID_MESSAGE,
+                    "domain": "messaging",
+                    "message": str(exc),
+                    "provider_code": None,
+                    "issues": [],
+                })
+                write(report, line)
                 continue
-            in_flight[message.id] = (index, message.receiver.address if message.receiver else "")
-            yield message
+            yield index, message
 
     progress.start(total)
+    stopper.install()
     try:
         with report_path.open("w", encoding="utf-8") as report:
-            async for item in connector.send_batch(messages(report), concurrency=args.concurrency):
-                index, to = in_flight.pop(item.message_id, (item.index, ""))
-                line: dict[str, Any] = {
-                    "index": index,
-                    "id": item.message_id,
-                    "to": to,
-                    "ok": item.result.is_success,
-                }
-                if item.result.is_success:
-                    data = item.result.data
-                    line.update(
-                        remote_message_id=data.remote_message_id,
-                        status=data.status.value,
-                        provider_status=data.provider_status,
-                    )
-                else:
-                    line["error"] = _error_dict(item.result.error)
-                write(report, line)
+            if ledger is None:
+                await _send_plain(connector, args, rows(report), stopper,
+                                  lambda line: write(report, line))
+            else:
+                await _send_campaign(connector, args, rows(report), stopper, ledger,
+                                     lambda line: write(report, line))
     finally:
+        stopper.remove()
         progress.stop()
         await connector.shutdown()
     elapsed = time.monotonic() - started
-    _summary(counts, elapsed, report_path, report_lines)
-    return 0 if set(counts) <= {"sent"} else 1
+    _summary(counts, elapsed, report_path, [])
+    if ledger is not None:
+        print(f"campaign: {args.campaign} (ratatosk campaign status {args.campaign})")
+    ok = set(counts) <= {"sent", "already sent"}
+    return stopper.exit_status(0 if ok else 1)
+
+
+async def _next_or_abort(batch: Any, stopper: _Stopper) -> Any:
+    """The batch's next item, or None once the batch ended or the send was aborted."""
+    getter = asyncio.ensure_future(batch.__anext__())
+    waiter = asyncio.ensure_future(stopper.abort_event.wait())
+    try:
+        await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not getter.done():
+        getter.cancel()
+        await asyncio.gather(getter, return_exceptions=True)
+        return None
+    try:
+        return getter.result()
+    except StopAsyncIteration:
+        return None
+
+
+async def _send_plain(
+    connector: Any, args: argparse.Namespace, rows: Iterator[tuple[int, Message]],
+    stopper: _Stopper, write: Any,
+) -> None:
+    """``send_batch`` over the rows; results are paired by their position, never by id."""
+    pending: dict[int, tuple[int, Message]] = {}  # batch position -> (row index, message)
+
+    async def messages() -> AsyncIterator[Message]:
+        for position, (index, message) in enumerate(rows):
+            pending[position] = (index, message)
+            yield message
+
+    batch = connector.send_batch(messages(), concurrency=args.concurrency)
+    try:
+        while (item := await _next_or_abort(batch, stopper)) is not None:
+            index, message = pending.pop(item.index)
+            write(_result_line(_row_line(index, message), item.result))
+    finally:
+        await batch.aclose()
+        for index, message in sorted(pending.values(), key=lambda pair: pair[0]):
+            write(_interrupted_line(_row_line(index, message), outcome_unknown=True))
+
+
+async def _send_campaign(
+    connector: Any, args: argparse.Namespace, rows: Iterator[tuple[int, Message]],
+    stopper: _Stopper, ledger: Any, write: Any,
+) -> None:
+    """:func:`ratatosk.campaign.run_campaign` over the rows (row number = ledger row key)."""
+    if args.retry_unknown:
+        again = await reconcile_unknown(connector, ledger, args.campaign)
+        print(f"--retry-unknown: {len(again)} outcome-unknown message(s) will be sent again",
+              file=sys.stderr)
+    control = CampaignControl()
+    stopper.on_stop.append(control.stop)
+    stopper.on_abort.append(control.abort)
+    messages: dict[str, tuple[int, Message]] = {}
+
+    def campaign_rows() -> Iterator[CampaignRow]:
+        for index, message in rows:
+            messages[str(index + 1)] = (index, message)
+            yield CampaignRow(message, row_key=str(index + 1))
+
+    try:
+        await _campaign_lines(connector, args, campaign_rows(), ledger, control, messages, write)
+        if control.reason is not None:
+            print(f"stopped: {control.reason.message} [{control.reason.code}] concerns every "
+                  f"row; fix it and rerun with --campaign {args.campaign} to send the rest",
+                  file=sys.stderr)
+    except LedgerError as exc:
+        raise CommandError(
+            f"the ledger failed: {exc}; the rows reported so far are recorded, rerun with "
+            f"--campaign {args.campaign} to resume") from None
+
+
+async def _campaign_lines(
+    connector: Any, args: argparse.Namespace, rows: Iterator[CampaignRow], ledger: Any,
+    control: CampaignControl, messages: dict[str, tuple[int, Message]], write: Any,
+) -> None:
+    async for done in run_campaign(connector, rows, ledger=ledger,
+                                   name=args.campaign, concurrency=args.concurrency,
+                                   control=control):
+        index, message = messages.pop(done.row.key)
+        line = _row_line(index, message)
+        delivery = done.delivery
+        line["state"] = delivery.state.value
+        if done.interrupted:
+            write(_interrupted_line(
+                line, outcome_unknown=delivery.state is DeliveryState.OUTCOME_UNKNOWN))
+        elif delivery.result is not None:
+            write(_result_line(line, delivery.result))
+        else:
+            entry = delivery.entry
+            line.update(
+                ok=delivery.state is DeliveryState.SENT,
+                outcome_unknown=delivery.state is DeliveryState.OUTCOME_UNKNOWN,
+                skipped=True,
+                remote_message_id=entry.provider_message_id if entry is not None else None,
+            )
+            if delivery.state is DeliveryState.PENDING:
+                line["error"] = {"code": "IN_PROGRESS", "domain": "cli", "provider_code": None,
+                                 "message": "another worker holds this message", "issues": []}
+            write(line)
 
 
 def _count_rows(path: Path) -> int:
@@ -507,4 +826,48 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  {label}: {value}")
     if update.error is not None:
         print(f"  error: {update.error.message} [{update.error.code}]")
+    return 0
+
+
+# -- ratatosk campaign status -------------------------------------------------------------
+def configure_campaign_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the campaign's name (as given to send --campaign)")
+    parser.add_argument(
+        "--ledger",
+        metavar="STORE",
+        help="sqlite:PATH, a path, or postgresql://... "
+        f"(default: $RATATOSK_LEDGER, else sqlite:{DEFAULT_LEDGER})",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_campaign_status(args: argparse.Namespace) -> int:
+    spec = args.ledger or os.environ.get("RATATOSK_LEDGER") or f"sqlite:{DEFAULT_LEDGER}"
+    if not spec.startswith(("postgresql://", "postgres://")):
+        path = spec[len("sqlite:"):] if spec.startswith("sqlite:") else spec
+        if not Path(path).exists():
+            raise CommandError(f"no ledger at {path} (give --ledger)")
+    ledger = open_ledger(spec)
+    try:
+        summary = ledger.summary(args.name)
+    finally:
+        ledger.close()
+    if summary.total == 0:
+        raise CommandError(f"the ledger has no campaign {args.name!r}")
+    counts = {state.value: summary.count(state) for state in DeliveryState}
+    if args.json:
+        print(json.dumps({
+            "campaign": summary.campaign,
+            "total": summary.total,
+            "counts": counts,
+            "segments": summary.segments,
+            "cost": {currency: str(amount) for currency, amount in summary.cost.items()},
+        }, indent=2))
+        return 0
+    print(f"campaign {summary.campaign}: {summary.total} messages")
+    for state, value in counts.items():
+        print(f"  {state:<16} {value:>8}")
+    print(f"  {'segments':<16} {summary.segments:>8}")
+    for currency, amount in sorted(summary.cost.items()):
+        print(f"  cost {currency or '(no currency)'}: {amount}")
     return 0

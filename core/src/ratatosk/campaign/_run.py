@@ -1,0 +1,237 @@
+"""A campaign: many ledger-backed sends, resumable, stoppable, never sending a message twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from typing import TYPE_CHECKING
+
+from attrs import define, field, frozen
+
+from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
+from .._models import Message
+from ..ledger import DeliveryState, Ledger, LedgerEntry, idempotency_key
+from ..schema import ChannelCapability
+from ._deliver import Delivery, default_worker, deliver
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ..connector._base import Connector
+
+
+EVERY_ROW_CODES = frozenset({
+    MessagingErrorCodes.INVALID_CREDENTIALS, MessagingErrorCodes.MISSING_CREDENTIALS,
+    MessagingErrorCodes.ACCOUNT_SUSPENDED, MessagingErrorCodes.INSUFFICIENT_FUNDS,
+    ConnectorErrorCodes.AUTHENTICATION_FAILED,
+})
+"""Errors that concern every row (credentials, the account): :func:`run_campaign` stops taking
+rows at the first one. So does a connection that could not be made (the provider unreachable)."""
+
+
+def concerns_every_row(error: ErrorInfo | None) -> bool:
+    """Whether ``error`` would fail every other row too (bad credentials, unreachable provider)."""
+    if error is None:
+        return False
+    if error.code in EVERY_ROW_CODES:
+        return True
+    return (error.code == MessagingErrorCodes.CONNECTION_FAILED and not error.outcome_unknown
+            and error.details.get("request_sent") is False)
+
+
+@frozen(slots=True)
+class CampaignRow:
+    """One message of a campaign and its key in the ledger (stable across reruns).
+
+    ``row_key`` defaults to the message id; give the row number of an input file when ids may
+    repeat.
+    """
+
+    message: Message
+    row_key: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.message.id if self.row_key is None else self.row_key
+
+
+@frozen(slots=True)
+class CampaignResult:
+    """One row's outcome in :func:`run_campaign`, in completion order.
+
+    ``skipped`` is true when the ledger already held a final outcome from an earlier run (nothing
+    was sent now); ``delivery.state`` tells which. ``interrupted`` is true for a send cut short
+    by :meth:`CampaignControl.abort` (its state is then ``outcome_unknown`` if the request left).
+    """
+
+    index: int
+    row: CampaignRow
+    delivery: Delivery
+    skipped: bool = False
+    interrupted: bool = False
+
+
+@define
+class CampaignControl:
+    """Stops a running campaign: :meth:`stop` takes no new rows and lets the sends in flight
+    finish; :meth:`abort` also cancels the sends in flight (each is recorded as outcome unknown
+    when its request may have left, else released)."""
+
+    stopped: bool = False
+    aborted: bool = False
+    reason: ErrorInfo | None = None
+    """Set when the campaign stopped by itself on an error that concerns every row."""
+    _event: asyncio.Event | None = field(default=None, init=False)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def abort(self) -> None:
+        self.stopped = self.aborted = True
+        if self._event is not None:
+            self._event.set()
+
+
+async def run_campaign(
+    connector: Connector,
+    rows: Iterable[CampaignRow | Message] | AsyncIterable[CampaignRow | Message],
+    *,
+    ledger: Ledger,
+    name: str,
+    concurrency: int = 16,
+    control: CampaignControl | None = None,
+    worker: str | None = None,
+) -> AsyncGenerator[CampaignResult, None]:
+    """Send every row of campaign ``name`` through ``connector``, recording each in ``ledger``.
+
+    Rows already recorded as sent, outcome unknown or suppressed are not sent again (a rerun
+    resumes; see :func:`reconcile_unknown` for ``--retry-unknown``); failed ones are retried.
+    Yields one :class:`CampaignResult` per row taken, in completion order, with ``index`` its
+    position in ``rows``. ``control`` stops the campaign from elsewhere (a signal handler). At
+    the first error that concerns every row (:func:`concerns_every_row`: bad credentials, a
+    suspended account, an unreachable provider) it stops taking rows and sets
+    ``control.reason``; the rows not taken are not recorded, so a rerun sends them.
+    """
+    import asyncio  # the async engine only
+
+    control = control or CampaignControl()
+    control._event = asyncio.Event()
+    if control.aborted:
+        control._event.set()
+    owner = worker or default_worker()
+    aiter_ = rows.__aiter__() if isinstance(rows, AsyncIterable) else None
+    iter_ = iter(rows) if aiter_ is None else None  # type: ignore[arg-type]
+    lock = asyncio.Lock()
+    counter = 0
+    queue: asyncio.Queue[CampaignResult | None] = asyncio.Queue()
+    in_flight: dict[int, CampaignRow] = {}
+    failure: list[BaseException] = []
+
+    async def pull() -> tuple[int, CampaignRow] | None:
+        nonlocal counter
+        async with lock:
+            if control.stopped:
+                return None
+            try:
+                item = (await aiter_.__anext__() if aiter_ is not None
+                        else next(iter_))  # type: ignore[arg-type]
+            except (StopIteration, StopAsyncIteration):
+                control.stopped = True
+                return None
+            index = counter
+            counter += 1
+        return index, item if isinstance(item, CampaignRow) else CampaignRow(item)
+
+    async def one(index: int, row: CampaignRow) -> CampaignResult:
+        done = await deliver(connector, row.message, ledger=ledger, campaign=name,
+                             row_key=row.key, worker=owner)
+        return CampaignResult(index, row, done, skipped=not done.sent_now)
+
+    async def work() -> None:
+        try:
+            while (pulled := await pull()) is not None:
+                index, row = pulled
+                in_flight[index] = row
+                try:
+                    result = await one(index, row)
+                finally:
+                    in_flight.pop(index, None)
+                outcome = result.delivery.result
+                if outcome is not None and concerns_every_row(outcome.error):
+                    if control.reason is None:
+                        control.reason = outcome.error
+                    control.stopped = True
+                await queue.put(result)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the input or the ledger failed: stop and re-raise it
+            failure.append(exc)
+            control.stopped = True
+        await queue.put(None)
+
+    tasks = [asyncio.ensure_future(work()) for _ in range(max(1, concurrency))]
+    aborter = asyncio.ensure_future(control._event.wait())
+    running = len(tasks)
+    try:
+        while running:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, aborter}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            item = getter.result()
+            if item is None:
+                running -= 1
+            else:
+                yield item
+        # aborted: cancel the sends in flight; each records its own outcome as it closes
+        cut = dict(in_flight)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        while not queue.empty():
+            item = queue.get_nowait()
+            if item is not None:
+                cut.pop(item.index, None)
+                yield item
+        for index, row in sorted(cut.items()):
+            key = idempotency_key(name, row.key)
+            entry = ledger.get(key)
+            state = entry.state if entry is not None else DeliveryState.PENDING
+            yield CampaignResult(index, row, Delivery(key, row.key, state, entry),
+                                 interrupted=True)
+    finally:
+        aborter.cancel()
+        for task in tasks:
+            task.cancel()
+    if failure:
+        raise failure[0]
+
+
+async def reconcile_unknown(
+    connector: Connector, ledger: Ledger, name: str
+) -> list[LedgerEntry]:
+    """Make the campaign's outcome-unknown messages sendable again, asking the provider first.
+
+    Where the connector declares ``MESSAGE_STATUS_QUERY`` and the ledger knows the provider's id,
+    the status is queried: a message the provider knows becomes ``sent``; one it does not know
+    becomes ``failed`` (so the next run sends it). Without a provider id (no answer ever came
+    back) the provider cannot be asked: those become ``failed`` too, as ``--retry-unknown``
+    asks. Returns the entries made sendable again.
+    """
+    can_query = connector.supports(ChannelCapability.MESSAGE_STATUS_QUERY)
+    resend: list[LedgerEntry] = []
+    for entry in ledger.entries(name):
+        if entry.state is not DeliveryState.OUTCOME_UNKNOWN:
+            continue
+        if can_query and entry.provider_message_id:
+            status = await connector.get_message_status(entry.provider_message_id)
+            if status.is_success:
+                ledger.record_outcome(entry.idempotency_key, DeliveryState.SENT)
+                continue
+            error = status.error
+            if error is None or error.retryable or error.outcome_unknown:
+                continue  # the provider could not be asked now: keep it unknown
+        ledger.record_outcome(entry.idempotency_key, DeliveryState.FAILED,
+                              error_code="RETRY_UNKNOWN")
+        resend.append(entry)
+    return resend
