@@ -722,15 +722,26 @@ async def test_a_retried_message_is_reported_once(
     assert connector.blocking().receive_messages(source).data.is_duplicate  # type: ignore[union-attr]
 
 
-async def test_the_idempotency_token_identifies_the_request(
-    make: Callable[..., Connector],
+async def test_a_replay_with_another_or_no_token_is_the_same_webhook(
+    make: Callable[..., Connector], recorder: Recorder
 ) -> None:
+    """The idempotency token is not signed: an attacker replaying a signed webhook can change it
+    or drop it. The key comes from signed fields only, so the replay is a duplicate."""
     connector = make()
     first = signed(inbound(), headers={"I-Twilio-Idempotency-Token": "tok-1"})
-    second = signed(inbound(), headers={"I-Twilio-Idempotency-Token": "tok-2"})
+    replays = [signed(inbound(), headers={"I-Twilio-Idempotency-Token": "tok-2"}),
+               signed(inbound())]
     assert not (await receive(connector, first)).data.is_duplicate  # type: ignore[union-attr]
-    assert not (await receive(connector, second)).data.is_duplicate  # type: ignore[union-attr]
-    assert (await receive(connector, second)).data.is_duplicate  # type: ignore[union-attr]
+    for replay in replays:
+        again = await receive(connector, replay)
+        assert again.data is not None and again.data.is_duplicate and again.data.messages == ()
+    assert len(recorder.messages) == 1
+    status_replays = [signed(status("delivered"), headers={"I-Twilio-Idempotency-Token": t})
+                      for t in ("a", "b", "")]
+    flags = [(await connector.receive_message_status(s)).data.is_duplicate  # type: ignore[union-attr]
+             for s in status_replays]
+    assert flags == [False, True, True]
+    assert len(recorder.updates) == 1
 
 
 async def test_without_a_token_message_sid_and_status_identify_it(
@@ -781,18 +792,18 @@ async def test_a_store_of_your_own(make: Callable[..., Connector]) -> None:
 
     connector = make()
     store = SetStore()
-    connector.dedup_store = store  # type: ignore[attr-defined]
+    connector.dedup_store = store
     await receive(connector, signed(inbound(), headers={"I-Twilio-Idempotency-Token": "t"}))
     await connector.receive_message_status(signed(status("sent")))
-    assert store.keys == ["twilio:message:token:t", f"twilio:status:{ACCOUNT}:{SID}:sent"]
+    assert store.keys == [f"twilio:message:{ACCOUNT}:{SID}:", f"twilio:status:{ACCOUNT}:{SID}:sent"]
 
 
 async def test_each_connector_has_its_own_default_store(make: Callable[..., Connector]) -> None:
     one, two = make(), make()
     assert not (await receive(one, signed(inbound()))).data.is_duplicate  # type: ignore[union-attr]
     assert not (await receive(two, signed(inbound()))).data.is_duplicate  # type: ignore[union-attr]
-    assert isinstance(one.dedup_store, InMemoryDeduplicationStore)  # type: ignore[attr-defined]
-    assert one.dedup_store is not two.dedup_store  # type: ignore[attr-defined]
+    assert isinstance(one.dedup_store, InMemoryDeduplicationStore)
+    assert one.dedup_store is not two.dedup_store
 
 
 async def test_a_failing_store_is_reported_not_raised(
@@ -803,12 +814,12 @@ async def test_a_failing_store_is_reported_not_raised(
             raise ConnectionError("store unreachable")
 
     connector = make()
-    connector.dedup_store = DownStore()  # type: ignore[attr-defined]
-    with caplog.at_level(logging.ERROR, logger="ratatosk_twilio.webhooks"):
+    connector.dedup_store = DownStore()
+    with caplog.at_level(logging.ERROR):
         message = await receive(connector, signed(inbound()))
         update = await connector.receive_message_status(signed(status()))
     assert message.error is not None and update.error is not None
-    assert (message.error.domain, message.error.code) == ("Twilio", "RECEIVE_MESSAGE_FAILED")
-    assert (update.error.domain, update.error.code) == ("Twilio", "RECEIVE_STATUS_FAILED")
+    assert (message.error.domain, message.error.code) == ("connector", "RECEIVE_MESSAGES_ERROR")
+    assert (update.error.domain, update.error.code) == ("connector", "RECEIVE_STATUS_ERROR")
     assert recorder.messages == [] and recorder.updates == []
     assert "ConnectionError" in caplog.text

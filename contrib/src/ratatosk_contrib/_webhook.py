@@ -184,14 +184,6 @@ def _limit_from(connector: Any) -> int:
     return DEFAULT_MAX_BODY_SIZE
 
 
-def _dedup_key(data: Any) -> str | None:
-    additional = getattr(data, "additional_data", None)
-    if isinstance(additional, Mapping):
-        key = additional.get("dedup_key")
-        return key if isinstance(key, str) else None
-    return None
-
-
 def _kind_option(kind: Any) -> WebhookKind | None:
     if isinstance(kind, WebhookKind):
         return kind
@@ -433,24 +425,20 @@ class WebhookProcessor:
                      extra={**fields, "http_status": 500})
         return WebhookReply.text(500, "webhook processing failed")
 
-    def _forget(self, key: str | None) -> None:
+    def _forget(self, data: Any) -> None:
         """After a handler failed: let the provider's retry of this webhook be processed."""
-        if key is None:
-            return
         # the connector, or the connector behind a blocking view
-        for owner in (self.connector, getattr(self.connector, "connector", None), self._target):
-            store = getattr(owner, "dedup_store", None)
-            forget = getattr(store, "forget", None)
-            if callable(forget):
-                try:
-                    forget(key)
-                except Exception:
-                    logger.exception("could not forget the webhook's de-duplication key",
-                                     extra=self._fields(None))
-                return
+        connector = getattr(self.connector, "connector", self.connector)
+        forget = getattr(connector, "forget_webhook", None)
+        if data is not None and callable(forget):
+            try:
+                forget(data)
+            except Exception:
+                logger.exception("could not forget the webhook's de-duplication key",
+                                 extra=self._fields(None))
 
     def _handler_failed(self, kind: WebhookKind, data: Any) -> WebhookReply:
         logger.exception("the webhook handler raised (or its reply cannot be sent); "
                          "answering 500", extra=self._fields(kind, http_status=500))
-        self._forget(_dedup_key(data))
+        self._forget(data)
         return WebhookReply.text(500, "webhook handler failed")

@@ -7,7 +7,7 @@
     from ratatosk_contrib.celery import install
 
     app = Celery("sms", broker="redis://127.0.0.1:6379/0")
-    messaging = install(app, connectors={"alerts": "twilio://default"},
+    messaging = install(app, connectors={"alerts": "vendor://KEY@default"},
                         ledger="postgresql://ratatosk@db/messaging")
 
     messaging.send(  # enqueue one message (serialized to JSON)
@@ -25,7 +25,7 @@ may not have sent it) and never sends it.
 Secrets stay out of the task's arguments (and so out of the broker): a task names its connector,
 and each worker resolves the name from ``connectors`` (a DSN, or a function returning a
 :class:`ratatosk.Connector`) or from the environment variable ``RATATOSK_CONNECTOR_<NAME>`` (a
-DSN; with no DSN password the provider's own variables such as ``TWILIO_AUTH_TOKEN`` apply).
+DSN; with no DSN password the provider's own environment variables apply).
 The ledger is ``ledger`` (``sqlite:PATH`` or ``postgresql://...``, or a function returning a
 :class:`~ratatosk.ledger.Ledger`), else ``$RATATOSK_LEDGER``. Use PostgreSQL when workers run on
 several machines. Connectors and the ledger are opened once per worker process.

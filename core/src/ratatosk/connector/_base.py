@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from attrs import evolve
 
+from .._dedup import DeduplicationStore, InMemoryDeduplicationStore
 from .._errors import (
     ConnectorErrorCodes,
     ErrorCode,
@@ -248,6 +249,11 @@ class Connector(Generic[S]):
     """Opt-outs (docs/opt-outs.md): a send to a suppressed recipient is refused with
     ``RECIPIENT_OPTED_OUT`` before any request; STOP/START replies and the provider's opt-out
     errors are recorded here. None (the default): only ``ratatosk_is_suppressed`` hooks gate."""
+    dedup_store: DeduplicationStore | None
+    """Where webhook de-duplication keys are remembered (docs/webhooks.md): an
+    :class:`~ratatosk.InMemoryDeduplicationStore` made on first use unless you assign one before
+    the first webhook (a :class:`~ratatosk.RedisDeduplicationStore` when several processes serve
+    the endpoint)."""
     status_tracker: StatusTracker | None
     """Statuses that never go back (docs/statuses.md): sends are tracked and status callbacks
     applied through it (``is_stale``, ``message_status``). None (the default): not tracked."""
@@ -281,6 +287,7 @@ class Connector(Generic[S]):
         self._blocking_view: BlockingConnector | None = None
         self.suppressions = None
         self.status_tracker = None
+        self.dedup_store = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -977,9 +984,10 @@ class Connector(Generic[S]):
         """
         if not isinstance(source, MessageSource):
             raise TypeError(f"receive_messages takes a MessageSource, not {type(source).__name__}")
-        result = self._parse(ChannelCapability.RECEIVE_MESSAGES, "receive_messages",
-                             ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR, self.parse_messages,
-                             source)
+        result = self._deduplicated(
+            self._parse(ChannelCapability.RECEIVE_MESSAGES, "receive_messages",
+                        ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR, self.parse_messages, source),
+            ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR, "receive_messages")
         data = result.data
         if data is not None:
             try:  # opt-out keywords first: a store that fails fails the webhook (to be retried)
@@ -988,7 +996,7 @@ class Connector(Generic[S]):
                              "changed": e.changed}
                             for e in map(partial(note_inbound, self), data.messages) if e]
             except Exception as exc:
-                self._forget_webhook(data)
+                self.forget_webhook(data)
                 return self.unexpected(ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR,
                                        "receive_messages", exc)
             for message in data.messages:
@@ -1009,16 +1017,18 @@ class Connector(Generic[S]):
         if not isinstance(source, MessageSource):
             raise TypeError("receive_message_status takes a MessageSource, "
                             f"not {type(source).__name__}")
-        result = self._parse(ChannelCapability.HANDLE_MESSAGE_STATE, "receive_message_status",
-                             ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
-                             self.parse_message_status, source)
+        result = self._deduplicated(
+            self._parse(ChannelCapability.HANDLE_MESSAGE_STATE, "receive_message_status",
+                        ConnectorErrorCodes.RECEIVE_STATUS_ERROR, self.parse_message_status,
+                        source),
+            ConnectorErrorCodes.RECEIVE_STATUS_ERROR, "receive_message_status")
         update = result.data
         if update is not None and self.status_tracker is not None:
             try:  # a store that fails fails the webhook (the provider retries it)
                 update = self.status_tracker.annotate(update)
                 note_status(self, update)
             except Exception as exc:
-                self._forget_webhook(update)
+                self.forget_webhook(update)
                 return self.unexpected(ConnectorErrorCodes.RECEIVE_STATUS_ERROR,
                                        "receive_message_status", exc)
             result = Ok(update)
@@ -1028,12 +1038,50 @@ class Connector(Generic[S]):
             self.observe("ratatosk_status_received", update=update)
         return (yield from immediately(result))
 
-    def _forget_webhook(self, data: ReceiveResult | StatusUpdate) -> None:
-        """A webhook whose bookkeeping failed is forgotten by the connector's de-duplication
-        store (``dedup_store.forget(additional_data["dedup_key"])``, when the provider keeps
-        one), so the provider's retry is processed rather than taken for a duplicate."""
+    # -- webhook de-duplication -------------------------------------------------------------
+    def webhook_dedup_store(self) -> DeduplicationStore:
+        """:attr:`dedup_store`, made (in memory) on first use when none was assigned."""
+        store = self.dedup_store
+        if store is None:
+            with self._lock:
+                store = self.dedup_store
+                if store is None:
+                    store = self.dedup_store = InMemoryDeduplicationStore()
+        return store
+
+    def _deduplicated(self, result: Result[T], failure: str, operation: str) -> Result[T]:
+        """A parsed webhook checked against :attr:`dedup_store` (one atomic check-and-record).
+
+        The provider's part is the key: ``additional_data["dedup_key"]``, derived only from what
+        the webhook's signature covers (Twilio: account, message and status fields; Vonage: the
+        signed body's message id and status), never from an unsigned header, so a replayed
+        request is a duplicate whatever its headers say. A duplicate inbound webhook carries no
+        messages; a duplicate status update has ``is_duplicate``. A store that fails fails the
+        webhook (the provider retries it)."""
+        data = result.data
+        if data is None or getattr(data, "is_duplicate", False):
+            return result
+        key = data.additional_data.get("dedup_key")  # type: ignore[attr-defined]
+        if not isinstance(key, str) or not key:
+            return result
+        try:
+            seen = self.webhook_dedup_store().seen(key)
+        except Exception as exc:
+            return self.unexpected(failure, operation, exc)
+        if not seen:
+            return result
+        _log.info("duplicate webhook ignored", extra={"dedup_key": key, "operation": operation})
+        duplicate: Any = (evolve(data, messages=(), is_duplicate=True)
+                          if isinstance(data, ReceiveResult) else
+                          evolve(cast(StatusUpdate, data), is_duplicate=True))
+        return Ok(duplicate)
+
+    def forget_webhook(self, data: ReceiveResult | StatusUpdate) -> None:
+        """Forget a received webhook's de-duplication key, so that the provider's retry of it is
+        processed rather than taken for a duplicate: when recording it failed, or when the
+        application's handler failed (the web endpoints call this before answering 500)."""
         key = data.additional_data.get("dedup_key")
-        forget = getattr(getattr(self, "dedup_store", None), "forget", None)
+        forget = getattr(self.dedup_store, "forget", None)
         if isinstance(key, str) and callable(forget):
             try:
                 forget(key)

@@ -291,6 +291,11 @@ class RoutingConnector(Connector[None]):
         return (yield from self._first_accepting("receive_message_status",
                                                  _CAP.HANDLE_MESSAGE_STATE, source))
 
+    def forget_webhook(self, data: ReceiveResult | StatusUpdate) -> None:
+        """Each member forgets the key (the one that parsed the webhook remembered it)."""
+        for member in self.members:
+            member.forget_webhook(data)
+
     def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
         """The first member's classification that is not None."""
         for member in self.members:

@@ -12,9 +12,11 @@ the first failure with an error result (nothing raised, nothing recorded, nothin
    ``ValidateSignatures=false`` skips this step;
 3. the fields: content type, required fields, repeated fields, numbers -> ``INVALID_WEBHOOK_DATA``
    with every problem found;
-4. de-duplication: the webhook's key (``I-Twilio-Idempotency-Token``, else MessageSid plus status)
-   is recorded in the connector's :class:`~ratatosk.DeduplicationStore` only now, so a rejected
-   request never poisons the store. A retry yields ``ReceiveResult(is_duplicate=True)`` /
+4. the de-duplication key, from fields the signature covers (AccountSid, MessageSid and the
+   status; never the unsigned ``I-Twilio-Idempotency-Token`` header, so a replay with another
+   token is the same webhook), in ``additional_data["dedup_key"]``: the connector base records it
+   in ``connector.dedup_store`` after the parse succeeded (a rejected request never poisons the
+   store); a retry or a replay yields ``ReceiveResult(is_duplicate=True)`` /
    ``StatusUpdate(is_duplicate=True)``.
 
 An unexpected failure inside these steps (a bug, a de-duplication store that is down) is reported
@@ -28,7 +30,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -67,7 +68,6 @@ from ratatosk import (
     parse_bool,
     parse_int,
 )
-from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore
 
 from ._errors import API_ERROR_MAP, TwilioErrorCodes
 from ._status import map_twilio_status
@@ -141,7 +141,6 @@ _DOCUMENT_TYPES = (
 )
 # Delivery errors of status callbacks (30xxx) whose meaning is the recipient.
 _RECIPIENT_ERRORS = frozenset({30003, 30005, 30006, 63003, 63024})
-_STORE_LOCK = threading.Lock()
 
 
 class _WebhookDataError(Exception):
@@ -657,27 +656,22 @@ def classify_webhook(items: Iterable[tuple[str, str]]) -> WebhookKindName:
 
 def webhook_dedup_key(source: MessageSource, kind: WebhookKindName,
                       fields: Mapping[str, list[str]]) -> str:
-    """The key that recognises a retried webhook.
-
-    ``I-Twilio-Idempotency-Token`` (the same on every retry of one request) when present, else
-    the AccountSid, MessageSid and (for status callbacks) the status. Long keys are hashed.
-    """
+    """The key that recognises a retried (or replayed) webhook: the AccountSid, MessageSid and,
+    for status callbacks, the status: fields the signature covers. Never the unsigned
+    ``I-Twilio-Idempotency-Token`` header: a replay with a new token (or none) is the same
+    webhook. Long keys are hashed."""
     return _dedup_key(source, kind, {name: values[0] for name, values in fields.items() if values})
 
 
 def _dedup_key(source: MessageSource, kind: WebhookKindName, first: _First) -> str:
     """:func:`webhook_dedup_key` on the first value of every field."""
-    token = (source.header(IDEMPOTENCY_HEADER) or "").strip()
-    if token:
-        key = f"twilio:{kind}:token:{token}"
-    else:
-        sid = (first.get("MessageSid") or first.get("SmsMessageSid")
-               or first.get("SmsSid") or "").strip()
-        account = (first.get("AccountSid") or "").strip()
-        status = ""
-        if kind == "status":
-            status = (first.get("MessageStatus") or first.get("SmsStatus") or "").strip()
-        key = f"twilio:{kind}:{account}:{sid}:{status.lower()}"
+    sid = (first.get("MessageSid") or first.get("SmsMessageSid")
+           or first.get("SmsSid") or "").strip()
+    account = (first.get("AccountSid") or "").strip()
+    status = ""
+    if kind == "status":
+        status = (first.get("MessageStatus") or first.get("SmsStatus") or "").strip()
+    key = f"twilio:{kind}:{account}:{sid}:{status.lower()}"
     if len(key) > _MAX_KEY_LENGTH:
         import hashlib
 
@@ -894,17 +888,15 @@ class TwilioWebhookMixin:
 
     Reads ``self.parameters``: AuthToken, SecondaryAuthTokens, WebhookUrl, StatusCallback,
     ValidateSignatures (default true), TrustForwardedHeaders (default false) and
-    MaxWebhookBodySize (default 64 KiB). Retries are recognised through ``dedup_store``: an
-    :class:`~ratatosk.InMemoryDeduplicationStore` made on first use unless you assign your own
-    (``connector.dedup_store = RedisStore(...)``) before the first webhook.
+    MaxWebhookBodySize (default 64 KiB). Retries and replays are recognised by the connector
+    base through ``connector.dedup_store`` (see :class:`ratatosk.Connector`).
     """
 
-    dedup_store: DeduplicationStore | None = None
     _webhook_config_cache: _WebhookConfig | None = None
 
     # -- what the connector base calls ------------------------------------------------------
     def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
-        """Validate, parse and de-duplicate an inbound-message webhook (pure: no I/O)."""
+        """Validate and parse an inbound-message webhook, with its de-duplication key (no I/O)."""
         try:
             read = self._read_webhook(source, "message")
             if isinstance(read, ErrorInfo):
@@ -917,10 +909,6 @@ class TwilioWebhookMixin:
                 return Err(_data_error(exc.message, issues=exc.issues))
             key = _dedup_key(source, "message", first)
             info = {"dedup_key": key, "received_at": received_at, "webhook": "message"}
-            if self._webhook_store().seen(key):
-                logger.info("duplicate inbound message webhook %s ignored", message.id)
-                return Ok(ReceiveResult(messages=(), is_duplicate=True,
-                                               additional_data=info))
             # (ReceiveResult's converter=tuple leaves mypy without an element type: pass Any)
             batch: Any = (message,)
             return Ok(ReceiveResult(messages=batch, additional_data=info))
@@ -932,7 +920,7 @@ class TwilioWebhookMixin:
             ))
 
     def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
-        """Validate, parse and de-duplicate a status callback (pure: no I/O)."""
+        """Validate and parse a status callback, with its de-duplication key (no I/O)."""
         try:
             read = self._read_webhook(source, "status")
             if isinstance(read, ErrorInfo):
@@ -942,13 +930,8 @@ class TwilioWebhookMixin:
                 update = _status_callback(first, repeated, None)
             except _WebhookDataError as exc:
                 return Err(_data_error(exc.message, issues=exc.issues))
-            key = _dedup_key(source, "status", first)
-            duplicate = self._webhook_store().seen(key)
-            if duplicate:
-                logger.info("duplicate status callback %s/%s ignored",
-                            update.remote_message_id, update.provider_status)
-            data = {**update.additional_data, "dedup_key": key}
-            return Ok(attrs.evolve(update, additional_data=data, is_duplicate=duplicate))
+            data = {**update.additional_data, "dedup_key": _dedup_key(source, "status", first)}
+            return Ok(attrs.evolve(update, additional_data=data))
         except Exception as exc:
             logger.exception("status callback processing failed")
             return Err(ErrorInfo(
@@ -989,15 +972,6 @@ class TwilioWebhookMixin:
         if config is None or config.key != key:
             config = self._webhook_config_cache = _WebhookConfig.of(parameters, key)
         return config
-
-    def _webhook_store(self) -> DeduplicationStore:
-        store = self.dedup_store
-        if store is None:
-            with _STORE_LOCK:
-                store = self.dedup_store
-                if store is None:
-                    store = self.dedup_store = InMemoryDeduplicationStore()
-        return store
 
     def webhook_url(self, source: MessageSource,
                     kind: WebhookKindName | WebhookKind) -> str | None:

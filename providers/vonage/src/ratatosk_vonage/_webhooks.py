@@ -23,8 +23,9 @@ error result (nothing raised, nothing recorded):
    configured: ``INVALID_CONFIGURATION``);
 3. the fields -> ``INVALID_WEBHOOK_DATA`` with every problem found;
 4. de-duplication on what the signature covers: the message UUID / messageId plus the status
-   (a retry of the same webhook carries the same ones), recorded in the connector's
-   :class:`~ratatosk.provider.DeduplicationStore` only now -> ``is_duplicate=True``.
+   (a retry or a replay of the same webhook carries the same ones), in
+   ``additional_data["dedup_key"]``; the connector base records it in ``connector.dedup_store``
+   once the webhook parsed -> ``is_duplicate=True``.
 
 Neither signature covers the URL, so ``WebhookUrl`` is not needed to check one.
 """
@@ -36,7 +37,6 @@ import hashlib
 import json
 import logging
 import math
-import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -73,7 +73,6 @@ from ratatosk import (
     parse_bool,
     parse_int,
 )
-from ratatosk.provider import DeduplicationStore, InMemoryDeduplicationStore
 
 from .signature import (
     DEFAULT_MAX_AGE,
@@ -121,7 +120,6 @@ _MEDIA_TYPES = {"image": MediaType.IMAGE, "audio": MediaType.AUDIO, "video": Med
                 "file": MediaType.FILE}
 _CONCAT_FIELDS = ("concat", "concat-ref", "concat-total", "concat-part")
 _MAX_KEY_LENGTH = 200
-_STORE_LOCK = threading.Lock()
 
 
 class _DataError(Exception):
@@ -521,15 +519,12 @@ class VonageWebhookMixin:
     Reads ``self.parameters``: SignatureSecret, SecondarySignatureSecrets (rotation),
     SignatureMethod (md5, sha1, sha256 or sha512; SMS API ``sig``; default md5),
     ValidateSignatures (default true), MaxWebhookAge (seconds, default 300) and
-    MaxWebhookBodySize (default 64 KiB). Retries are recognised through ``dedup_store``: an
-    :class:`~ratatosk.provider.InMemoryDeduplicationStore` made on first use unless you assign
-    your own before the first webhook.
+    MaxWebhookBodySize (default 64 KiB). Retries and replays are recognised by the connector
+    base through ``connector.dedup_store``.
     """
 
-    dedup_store: DeduplicationStore | None = None
-
     def parse_messages(self, source: MessageSource) -> Result[ReceiveResult]:
-        """Verify, parse and de-duplicate an inbound-message webhook (pure: no I/O)."""
+        """Verify and parse an inbound-message webhook, with its de-duplication key (no I/O)."""
         try:
             read = self._read_vonage_webhook(source)
             if isinstance(read, ErrorInfo):
@@ -550,9 +545,6 @@ class VonageWebhookMixin:
             concat = {name: read.fields[name] for name in _CONCAT_FIELDS if name in read.fields}
             if concat:
                 info["concat"] = concat
-            if self._vonage_store().seen(key):
-                logger.info("duplicate inbound message webhook %s ignored", message.id)
-                return Ok(ReceiveResult(messages=(), is_duplicate=True, additional_data=info))
             return Ok(ReceiveResult(messages=(message,), additional_data=info))
         except Exception as exc:  # a bug or a failing store: an error result, never a traceback
             logger.exception("inbound message webhook processing failed")
@@ -561,7 +553,7 @@ class VonageWebhookMixin:
                 f"the inbound message webhook could not be processed ({type(exc).__name__})"))
 
     def parse_message_status(self, source: MessageSource) -> Result[StatusUpdate]:
-        """Verify, parse and de-duplicate a status webhook or delivery receipt (pure: no I/O)."""
+        """Verify and parse a status webhook or delivery receipt, with its de-duplication key."""
         try:
             read = self._read_vonage_webhook(source)
             if isinstance(read, ErrorInfo):
@@ -573,15 +565,11 @@ class VonageWebhookMixin:
                     update = _sms_receipt(read.fields)
             except _DataError as exc:
                 return Err(_data_error(exc.message, exc.issues))
-            key = _dedup_key(read, WebhookKind.STATUS)
-            duplicate = self._vonage_store().seen(key)
-            if duplicate:
-                logger.info("duplicate status webhook %s/%s ignored",
-                            update.remote_message_id, update.provider_status)
-            data = {**update.additional_data, "dedup_key": key, "api": read.api}
+            data = {**update.additional_data, "dedup_key": _dedup_key(read, WebhookKind.STATUS),
+                    "api": read.api}
             if read.jti:
                 data["jti"] = read.jti
-            return Ok(attrs.evolve(update, additional_data=data, is_duplicate=duplicate))
+            return Ok(attrs.evolve(update, additional_data=data))
         except Exception as exc:
             logger.exception("status webhook processing failed")
             return Err(ErrorInfo(
@@ -604,15 +592,6 @@ class VonageWebhookMixin:
         if isinstance(reply, WebhookReply):
             return reply
         return WebhookReply.empty(200)
-
-    def _vonage_store(self) -> DeduplicationStore:
-        store = self.dedup_store
-        if store is None:
-            with _STORE_LOCK:
-                store = self.dedup_store
-                if store is None:
-                    store = self.dedup_store = InMemoryDeduplicationStore()
-        return store
 
     def _read_vonage_webhook(self, source: MessageSource) -> _Read | ErrorInfo:
         """Size, method, signature and format checks, in that order."""
