@@ -1,4 +1,4 @@
-"""The ``ratatosk`` entry point of ratatosk-messaging-vonage: the connectors.
+"""The ``ratatosk`` entry point of ratatosk-messaging-vonage: the connectors and CLI commands.
 
 The core finds this module only through the ``vonage = ratatosk_vonage._plugin`` entry point in
 the ``ratatosk`` group; importing it is cheap (the connectors load when the hook runs).
@@ -6,15 +6,16 @@ the ``ratatosk`` group; importing it is cheap (the connectors load when the hook
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ratatosk
 
 if TYPE_CHECKING:
     from ratatosk import Connector
 
-__all__ = ["ratatosk_register_connectors"]
+__all__ = ["ratatosk_register_commands", "ratatosk_register_connectors"]
 
 
 @ratatosk.hookimpl
@@ -25,3 +26,28 @@ def ratatosk_register_connectors(register: Callable[[type[Connector]], None]) ->
 
     register(VonageMessagesConnector)
     register(VonageSmsConnector)
+
+
+def _configure_sandbox(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._cli import DESCRIPTION, add_arguments
+
+    parser.description = DESCRIPTION
+    add_arguments(parser)
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox._cli import run
+
+    return run(args)
+
+
+@ratatosk.hookimpl
+def ratatosk_register_commands(cli: Any) -> None:
+    """Add ``ratatosk vonage sandbox`` (a local Vonage-compatible server)."""
+    group = cli.add_group("vonage", help="Vonage tools")
+    group.add_command(
+        "sandbox",
+        help="Run a local Vonage-compatible server: Messages API and SMS API (the Vonage sandbox)",
+        configure=_configure_sandbox,
+        run=_run_sandbox,
+    )

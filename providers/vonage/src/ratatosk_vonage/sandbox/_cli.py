@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._models import SandboxMessage
     from ._sandbox import VonageSandbox
 
-__all__ = ["banner", "build_parser", "dsn_for", "main"]
+__all__ = ["add_arguments", "banner", "build_parser", "dsn_for", "main", "run"]
 
 _EXTRA = {
     "15550000013": " (WhatsApp: read after delivered)",
@@ -98,13 +98,21 @@ def _port(text: str) -> int:
     return port
 
 
+DESCRIPTION = (
+    "Run a local, Vonage-compatible server (Messages API v1 and SMS API) for development, demos "
+    "and tests. Point a connector's BaseUrl at the printed address and use the printed "
+    "(sandbox-only) credentials."
+)
+
+
 def build_parser(prog: str = "ratatosk vonage sandbox") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Run a local, Vonage-compatible server (Messages API v1 and SMS API) for "
-        "development, demos and tests. Point a connector's BaseUrl at the printed address and "
-        "use the printed (sandbox-only) credentials.",
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options (``ratatosk vonage sandbox`` and ``python -m``)."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     parser.add_argument("--api-key", help="API key to accept (default: generated)")
@@ -132,7 +140,6 @@ def build_parser(prog: str = "ratatosk vonage sandbox") -> argparse.ArgumentPars
                         help="send each message's status webhooks newest first")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print every message and status change")
-    return parser
 
 
 def _log_message(message: SandboxMessage) -> None:
@@ -146,10 +153,14 @@ def _log_message(message: SandboxMessage) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start, 2 for a bad
     option value."""
+    parser = build_parser()
+    return run(parser.parse_args(argv), parser.prog)
+
+
+def run(args: argparse.Namespace, prog: str = "ratatosk vonage sandbox") -> int:
+    """Run the sandbox with parsed options (see ``add_arguments``) until Ctrl-C or SIGTERM."""
     from ._sandbox import VonageSandbox
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         sandbox = VonageSandbox(
             args.host, args.port, api_key=args.api_key, api_secret=args.api_secret,
@@ -163,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             out_of_order_status_webhooks=args.out_of_order_status_webhooks,
         )
     except ValueError as exc:
-        print(f"{parser.prog}: error: {exc} (see '{parser.prog} --help')", file=sys.stderr)
+        print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2
     if args.verbose:
         sandbox._engine.observer = _log_message
