@@ -95,3 +95,8 @@ def ratatosk_message_received(connector: Connector, message: Message) -> None:
 @hookspec
 def ratatosk_status_received(connector: Connector, update: StatusUpdate) -> None:
     """Called for each status update a connector parsed from a status callback."""
+
+
+@hookspec
+def ratatosk_register_demo_sandboxes(register: Callable[[str, Callable[[str], Any]], None]) -> None:
+    """Offer a local sandbox to ``ratatosk demo`` by calling ``register(name, start)``."""
