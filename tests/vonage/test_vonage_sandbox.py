@@ -4,6 +4,7 @@ errors on demand, and the real connectors (``vonage/messages``, ``vonage/sms``) 
 from __future__ import annotations
 
 import base64
+import logging
 import json
 import time
 import uuid
@@ -388,3 +389,13 @@ def test_base_url_needs_a_started_sandbox_and_stop_is_idempotent() -> None:
     sb.stop()
     sb.stop()
     assert not sb.running
+
+
+def test_the_sandbox_never_logs_credentials(
+        sandbox: VonageSandbox, client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ratatosk_vonage.sandbox")
+    query = {"api_key": sandbox.api_key, "api_secret": sandbox.api_secret, "from": FROM,
+             "to": TO, "text": "get"}
+    assert client.get(f"{sandbox.base_url}/sms/json", params=query).status_code == 200
+    assert "GET /sms/json -> 200" in caplog.text
+    assert sandbox.api_secret not in caplog.text
