@@ -4,8 +4,8 @@ errors on demand, and the real connectors (``vonage/messages``, ``vonage/sms``) 
 from __future__ import annotations
 
 import base64
-import logging
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
