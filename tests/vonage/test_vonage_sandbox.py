@@ -399,3 +399,14 @@ def test_the_sandbox_never_logs_credentials(
     assert client.get(f"{sandbox.base_url}/sms/json", params=query).status_code == 200
     assert "GET /sms/json -> 200" in caplog.text
     assert sandbox.api_secret not in caplog.text
+
+
+def test_a_failing_handler_answers_a_500_problem(
+        sandbox: VonageSandbox, client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(body: object) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sandbox._engine, "messages_send", broken)
+    response = _send_messages(client, sandbox, _text())
+    assert response.status_code == 500
+    assert response.json()["title"] == ERRORS["server_error"].title

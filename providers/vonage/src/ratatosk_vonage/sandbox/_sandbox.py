@@ -83,6 +83,15 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _route(self, method: str) -> None:
+        try:
+            self._dispatch(method)
+        except Exception:  # a bug here: a problem answer, never a dropped connection
+            _log.exception("vonage sandbox: the %s %s handler failed", method,
+                           urlsplit(self.path).path)
+            self.close_connection = True
+            self._problem(ERRORS["server_error"])
+
+    def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path.rstrip("/")
         body = self._body()
         if body is None:
