@@ -3,6 +3,7 @@ of docs/vonage-sandbox.md compared with the code."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 import ratatosk
 from ratatosk import MessageBuilder
@@ -126,3 +129,72 @@ def test_a_bad_option_is_one_line_and_status_2() -> None:
         "ratatosk vonage sandbox: error: messages_per_second must be > 0 "
         "(see 'ratatosk vonage sandbox --help')"]
     assert "Traceback" not in run.stderr
+
+
+def test_inbound_and_advance_commands_drive_a_running_sandbox() -> None:
+    from test_vonage_sandbox_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        with VonageSandbox(progression="manual", status_webhook_url=f"{receiver.url}/status",
+                           inbound_webhook_url=f"{receiver.url}/inbound") as sb:
+            env = {**{k: v for k, v in os.environ.items()
+                      if not k.startswith(("RATATOSK_", "VONAGE_"))},
+                   "VONAGE_BASE_URL": sb.base_url, "VONAGE_API_KEY": sb.api_key,
+                   "VONAGE_API_SECRET": sb.api_secret}
+            run = subprocess.run(
+                [str(RATATOSK), "vonage", "inbound", "--from", "+15551239999", "--to",
+                 "15551230000", "--text", "STOP", "--channel", "whatsapp", "--profile-name",
+                 "Ada"], capture_output=True, text=True, timeout=60, env=env)
+            assert run.returncode == 0, run.stderr
+            assert "delivered to " + receiver.url + "/inbound, HTTP 200" in run.stdout
+            body = receiver.on("/inbound")[0].json()
+            assert (body["text"], body["channel"], body["profile"]) == (
+                "STOP", "whatsapp", {"name": "Ada"})
+            sms = subprocess.run(
+                [str(RATATOSK), "vonage", "inbound", "--from", "15551239999", "--to",
+                 "15551230000", "--text", "x" * 200, "--api", "sms", "--json"],
+                capture_output=True, text=True, timeout=60, env=env)
+            assert sms.returncode == 0, sms.stderr
+            assert len(json.loads(sms.stdout)["deliveries"]) == 2
+            connector = ratatosk.connect(dsn_for(sb)).blocking()
+            try:
+                sent = connector.send_message(
+                    MessageBuilder().from_phone("+15551230000").to_phone("+15551239999")
+                    .with_text("x").build())
+                assert sent.is_success
+            finally:
+                connector.shutdown()
+            advance = [str(RATATOSK), "vonage", "advance"]
+            first = subprocess.run(advance, capture_output=True, text=True, timeout=60, env=env)
+            assert first.stdout.strip() == "1 message(s) moved one status on"
+            sb.wait_for_callbacks(1)
+            assert sent.data is not None
+            subprocess.run([*advance, sent.data.remote_message_id], check=True,
+                           capture_output=True, timeout=60, env=env)
+            sb.wait_for_callbacks(2)
+            sb.wait_until_idle()
+            last = subprocess.run(advance, capture_output=True, text=True, timeout=60, env=env)
+            assert last.stdout.strip() == "no message moved (none in flight)"
+            wrong = subprocess.run(advance, capture_output=True, text=True, timeout=60,
+                                   env={**env, "VONAGE_API_SECRET": "nope"})
+            assert wrong.returncode == 1 and "refused the request (401)" in wrong.stderr
+            unset = subprocess.run(advance, capture_output=True, text=True, timeout=60,
+                                   env={k: v for k, v in env.items() if k != "VONAGE_API_KEY"})
+            assert unset.returncode == 2 and "--api-key" in unset.stderr
+    finally:
+        receiver.close()
+
+
+def test_the_control_routes_check_what_they_are_given() -> None:
+    with VonageSandbox() as sb, httpx.Client(timeout=5, trust_env=False) as client:
+        auth = (sb.api_key, sb.api_secret)
+        url = f"{sb.base_url}/sandbox/inbound"
+        assert client.post(url, json={"from": "1", "to": "2"}).status_code == 401
+        missing = client.post(url, json={"to": "2", "text": 3}, auth=auth)
+        assert missing.status_code == 422
+        assert {p["name"] for p in missing.json()["invalid_parameters"]} == {"from", "text"}
+        no_url = client.post(url, json={"from": "1", "to": "2"}, auth=auth)
+        assert no_url.status_code == 422 and "inbound_webhook_url" in no_url.json()["detail"]
+        assert client.post(url, content=b"[", auth=auth).status_code == 400
+        assert client.get(url, auth=auth).status_code == 405

@@ -45,10 +45,48 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _configure_inbound(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._control_cli import configure_inbound
+
+    configure_inbound(parser)
+
+
+def _run_inbound(args: argparse.Namespace) -> int:
+    from .sandbox._control_cli import run_inbound
+
+    return run_inbound(args)
+
+
+def _configure_advance(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._control_cli import configure_advance
+
+    configure_advance(parser)
+
+
+def _run_advance(args: argparse.Namespace) -> int:
+    from .sandbox._control_cli import run_advance
+
+    return run_advance(args)
+
+
 @ratatosk.hookimpl
 def ratatosk_register_commands(cli: Any) -> None:
-    """Add ``ratatosk vonage sandbox`` (a local Vonage-compatible server)."""
+    """Add ``ratatosk vonage sandbox`` (a local Vonage-compatible server), ``ratatosk vonage
+    inbound`` (make a running sandbox send an inbound message) and ``ratatosk vonage advance``
+    (move its messages on)."""
     group = cli.add_group("vonage", help="Vonage tools")
+    group.add_command(
+        "inbound",
+        help="Make a running Vonage sandbox send a signed inbound message to a webhook",
+        configure=_configure_inbound,
+        run=_run_inbound,
+    )
+    group.add_command(
+        "advance",
+        help="Move a running Vonage sandbox's messages to their next status",
+        configure=_configure_advance,
+        run=_run_advance,
+    )
     group.add_command(
         "sandbox",
         help="Run a local Vonage-compatible server: Messages API and SMS API (the Vonage sandbox)",

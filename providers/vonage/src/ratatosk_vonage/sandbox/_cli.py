@@ -62,7 +62,9 @@ def banner(sandbox: VonageSandbox) -> str:
         f"  API secret:       {secret}  (sandbox credentials: they work only against this "
         "sandbox, never against Vonage)",
         f"  Signature secret: {signing}  (signs the webhooks; method {sandbox.signature_method})",
-        f"  Progression:      {sandbox.progression}",
+        f"  Progression:      {sandbox.progression}"
+        + ("  (move messages on: ratatosk vonage advance [ID])"
+           if sandbox.progression == "manual" else ""),
         f"  Status webhooks:  {sandbox.status_webhook_url or '(only to the URL a message gives)'}",
         f"  Inbound webhooks: {sandbox.inbound_webhook_url or '(none)'}",
         "",
@@ -76,6 +78,9 @@ def banner(sandbox: VonageSandbox) -> str:
         "or one DSN (ratatosk send --dsn, $RATATOSK_DSN, ratatosk.connect):",
         f"  export RATATOSK_DSN={shlex.quote(dsn_for(sandbox))}",
         f"  (the SMS API: {dsn_for(sandbox, 'sms')})",
+        "An inbound message (with the settings above):",
+        "  ratatosk vonage inbound --from 15551239999 --to 15551230000 --text STOP "
+        "[--api sms] [--channel whatsapp]",
         "",
         "Magic numbers (to, digits):",
         *(f"  {number} -> refused: {_refusal(ERRORS[kind])}"

@@ -29,6 +29,9 @@ _NOT_FOUND = SandboxError("not_found", 404, "not-found", "Not Found",
                           "The requested resource does not exist.", "3", "Not found")
 _BAD_JSON = SandboxError("bad_json", 400, "bad-request", "Bad Request",
                          "The request body is not valid JSON.", "3", "Invalid parameters")
+_INVALID = SandboxError("invalid", 422, "1150", "Invalid params",
+                        "The value of one or more parameters is invalid.", "3",
+                        "Invalid parameters")
 _METHOD = SandboxError("method", 405, "method-not-allowed", "Method Not Allowed",
                        "The resource does not answer this method.", "3", "Invalid parameters")
 
@@ -107,6 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._problem(_METHOD)
                 return
             sandbox._sms_api(self, method, body)
+        elif path in ("/sandbox/inbound", "/sandbox/advance"):
+            if method != "POST":
+                self._problem(_METHOD)
+                return
+            sandbox._control(self, path.rsplit("/", 1)[1], body)
         else:
             self._problem(_NOT_FOUND, f"The requested resource {path or '/'} does not exist.")
 
@@ -525,6 +533,49 @@ class VonageSandbox:
                                                   params.get("to"))])
             return
         self._sms_answer(handler, entries)
+
+    def _control(self, handler: _Handler, action: str, body: bytes) -> None:
+        """The control routes of a running sandbox (``ratatosk vonage inbound``/``advance``):
+        ``POST /sandbox/inbound`` and ``POST /sandbox/advance``, JSON, HTTP Basic as the API."""
+        if not self._engine.check_basic(handler.headers.get("Authorization", "")):
+            handler._problem(ERRORS["bad_credentials"])
+            return
+        try:
+            data = json.loads(body) if body else {}
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            handler._problem(_BAD_JSON)
+            return
+        if action == "advance":
+            message_id = data.get("message_id")
+            moved = self.advance(message_id if isinstance(message_id, str) else None)
+            handler._answer(200, json.dumps({"moved": moved}).encode())
+            return
+        fields = {"from": str, "to": str, "text": str, "api": str, "channel": str, "url": str,
+                  "message_type": str, "media_url": str, "profile_name": str,
+                  "context_message_uuid": str}
+        bad = [name for name, kind in fields.items()
+               if name in data and not isinstance(data[name], kind)]
+        missing = [name for name in ("from", "to") if not data.get(name)]
+        if bad or missing:
+            names = bad + missing
+            handler._problem(_INVALID, f"Give {', '.join(names)} as strings.",
+                             [{"name": n, "reason": "missing or not a string"} for n in names])
+            return
+        try:
+            deliveries = self.send_inbound(
+                data["from"], data["to"], data.get("text"), api=data.get("api", "messages"),
+                channel=data.get("channel", "sms"), url=data.get("url"),
+                message_type=data.get("message_type", "text"), media_url=data.get("media_url"),
+                profile_name=data.get("profile_name"),
+                context_message_uuid=data.get("context_message_uuid"))
+        except ValueError as exc:
+            handler._problem(_INVALID, str(exc))
+            return
+        answer = [{"message_id": d.message_id, "url": d.url, "status_code": d.status_code,
+                   "error": d.error} for d in deliveries]
+        handler._answer(200, json.dumps({"deliveries": answer}).encode())
 
     @staticmethod
     def _sms_answer(handler: _Handler, entries: list[dict[str, str]]) -> None:
