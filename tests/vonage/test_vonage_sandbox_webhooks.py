@@ -359,3 +359,19 @@ def test_send_inbound_needs_a_url_and_a_running_sandbox() -> None:
         sb.send_inbound(TO, FROM, "x", url="http://127.0.0.1:1/")
     with VonageSandbox() as running, pytest.raises(ValueError, match="api"):
         running.send_inbound(TO, FROM, "x", url="http://127.0.0.1:1/", api="fax")
+
+
+def test_replay_sends_the_same_signed_request_again(
+        sandbox: VonageSandbox, receiver: Receiver) -> None:
+    _send(sandbox)
+    first = sandbox.wait_for_callbacks(2)[1]
+    again = sandbox.replay(first)
+    assert again.ok and again.headers == first.headers and again.body == first.body
+    hooks = receiver.on("/status")
+    assert len(hooks) == 3 and hooks[2].body == hooks[1].body
+    assert hooks[2].headers["Authorization"] == hooks[1].headers["Authorization"]
+    assert len(sandbox.callbacks) == 3
+    (inbound,) = sandbox.send_inbound(TO, FROM, "hello", api="sms")
+    sandbox.replay(inbound)
+    parts = receiver.on("/inbound")
+    assert len(parts) == 2 and parts[0].params() == parts[1].params()

@@ -679,6 +679,11 @@ class Engine:
             self.changed.notify_all()
         return delivery
 
+    def replay(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        return self._post(delivery.kind, delivery.api, delivery.method, delivery.url,
+                          delivery.body, dict(delivery.headers), delivery.message_id,
+                          delivery.status)
+
     # inbound ----------------------------------------------------------------------------------
 
     def _stop_reply(self, record: _Record) -> None:

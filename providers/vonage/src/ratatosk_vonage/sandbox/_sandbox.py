@@ -401,6 +401,15 @@ class VonageSandbox:
                 self._engine.changed.wait(remaining)
             return list(items())
 
+    def replay(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """POST a webhook sent before again, byte for byte: the same URL, headers (the same
+        signed JWT or ``sig``) and body, as an attacker replaying a captured request would.
+        The answer is recorded like the original's (in ``callbacks`` or
+        ``inbound_deliveries``)."""
+        if not self.running:
+            raise RuntimeError("the sandbox is not running")
+        return self._engine.replay(delivery)
+
     def send_inbound(
         self,
         from_: str,
