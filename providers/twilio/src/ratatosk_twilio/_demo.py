@@ -350,7 +350,8 @@ class DemoApplication:
             ChannelCapability.HANDLE_MESSAGE_STATE)
 
     def send(self, name: str, sender: str, recipient: str, text: str) -> str | None:
-        message = MessageBuilder().from_phone(sender).to_phone(recipient).with_text(text).build()
+        message = (ratatosk.MessageBuilder().from_phone(sender).to_phone(recipient)
+                   .with_text(text).build())
         return _record_send(self.timeline, f"{name}: SMS",
                             self.connectors[name].send_message(message))
 
