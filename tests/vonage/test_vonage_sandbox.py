@@ -411,3 +411,18 @@ def test_a_failing_handler_answers_a_500_problem(
     response = _send_messages(client, sandbox, _text())
     assert response.status_code == 500
     assert response.json()["title"] == ERRORS["server_error"].title
+
+
+def test_bodies_it_cannot_read_close_the_connection(sandbox: VonageSandbox) -> None:
+    import socket
+
+    for head in (b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+                 b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", sandbox.port or 0), timeout=5) as sock:
+            sock.sendall(head)
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        assert answer.split(b" ", 2)[1] in (b"411", b"400", b"413")
+    assert sandbox.messages == []

@@ -72,10 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True  # the body is not read: the connection cannot go on
             self._answer(411, b"send Content-Length\n", "text/plain")
             return None
         length_text = self.headers.get("Content-Length", "0") or "0"
         if not length_text.isdigit():
+            self.close_connection = True
             self._answer(400, b"invalid Content-Length\n", "text/plain")
             return None
         length = int(length_text)
