@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import ratatosk
 from ratatosk import MessageBuilder
@@ -198,3 +199,20 @@ def test_the_control_routes_check_what_they_are_given() -> None:
         assert no_url.status_code == 422 and "inbound_webhook_url" in no_url.json()["detail"]
         assert client.post(url, content=b"[", auth=auth).status_code == 400
         assert client.get(url, auth=auth).status_code == 405
+
+
+@pytest.mark.parametrize("connector", ["vonage/messages", "vonage/sms"])
+def test_ratatosk_send_with_the_banners_variables(connector: str) -> None:
+    with VonageSandbox() as sb:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RATATOSK_", "VONAGE_", "TWILIO_"))}
+        exports = dict(re.findall(r"export (VONAGE_\w+)=(\S+)", banner(sb)))
+        env.update(exports, RATATOSK_CONNECTOR=connector)
+        run = subprocess.run([str(RATATOSK), "send", "--to", "+15551239999", "--from",
+                              "+15551230000", "--text", "from the environment", "--json"],
+                             capture_output=True, text=True, timeout=60, env=env)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["ok"] is True
+        (message,) = sb.messages
+        assert message.text == "from the environment"
+        assert message.api == connector.split("/")[1]

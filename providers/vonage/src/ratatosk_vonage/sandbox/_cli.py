@@ -68,7 +68,7 @@ def banner(sandbox: VonageSandbox) -> str:
         f"  Status webhooks:  {sandbox.status_webhook_url or '(only to the URL a message gives)'}",
         f"  Inbound webhooks: {sandbox.inbound_webhook_url or '(none)'}",
         "",
-        "Settings for ratatosk send/status (paste in a shell):",
+        "Settings for ratatosk send (paste in a shell):",
         f"  export VONAGE_API_KEY={shlex.quote(key)}",
         f"  export VONAGE_API_SECRET={shlex.quote(secret)}",
         f"  export VONAGE_SIGNATURE_SECRET={shlex.quote(signing)}",
