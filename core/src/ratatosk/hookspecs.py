@@ -106,3 +106,8 @@ def ratatosk_is_suppressed(connector: Connector, sender: str | None, recipient: 
 @hookspec
 def ratatosk_opt_out_received(connector: Connector, event: OptOutEvent) -> None:
     """Called for each STOP/START/HELP keyword or provider opt-out error a connector saw."""
+
+
+@hookspec
+def ratatosk_register_demo_sandboxes(register: Callable[[str, Callable[[str], Any]], None]) -> None:
+    """Offer a local sandbox to ``ratatosk demo`` by calling ``register(name, start)``."""

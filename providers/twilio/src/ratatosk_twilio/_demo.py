@@ -4,28 +4,39 @@ It starts the Twilio sandbox and a webhook receiver on 127.0.0.1, then, through 
 sends a text SMS, an MMS with two images, a WhatsApp template and a scheduled message; receives the
 signed status callbacks and an inbound reply through the real webhook path (signature checked);
 cancels the scheduled message; and prints the timeline.
+
+Then, side by side, the same provider-neutral application code (``ratatosk.connect(dsn)``, one
+webhook endpoint for every provider) runs against every sandbox an installed provider offers
+through the ``ratatosk_register_demo_sandboxes`` hook (Twilio's below, Vonage's, ...): only the
+DSN changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 from attrs import define, field, frozen
 
+import ratatosk
 from ratatosk import (
     BlockingConnector,
+    ChannelCapability,
     ConnectionSettings,
     MediaType,
     MessageSource,
     Result,
+    WebhookKind,
 )
+from ratatosk.plugins import get_plugin_manager
 
 from ._builder import TwilioMessageBuilder
 
@@ -283,6 +294,7 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
         for connector in connectors.values():
             connector.shutdown()
 
+    side_by_side(timeline, timeout=timeout)
     ok = all(e.ok for e in timeline.events) and timeline.count("inbound") >= 1
     _print(timeline, out)
     print(
@@ -290,6 +302,173 @@ def run_demo(*, step_delay: float = 0.15, timeout: float = 15.0, out: Any = None
         file=out,
     )
     return 0 if ok else 1
+
+
+# -- side by side: one application, every provider's sandbox ---------------------------------
+
+
+@frozen
+class TwilioDemoSandbox:
+    """What ``ratatosk_register_demo_sandboxes`` offers for Twilio (see docs/plugins.md)."""
+
+    dsn: str
+    sender: str
+    recipient: str
+    sandbox: Any
+    hooks_url: str
+
+    def send_inbound(self, text: str) -> int | None:
+        delivery = self.sandbox.send_inbound(from_=self.recipient, to=self.sender, body=text,
+                                             url=self.hooks_url)
+        status: int | None = delivery.status_code
+        return status
+
+
+@contextlib.contextmanager
+def demo_sandbox(hooks_url: str, step_delay: float = 0.15) -> Iterator[TwilioDemoSandbox]:
+    """The Twilio sandbox for the side-by-side demo: status callbacks go to ``hooks_url``."""
+    from .sandbox import TwilioSandbox
+    from .sandbox._cli import dsn_for
+
+    with TwilioSandbox(progression="realtime", step_delay=step_delay) as sandbox:
+        dsn = f"{dsn_for(sandbox)}?StatusCallback={quote(hooks_url, safe='')}"
+        yield TwilioDemoSandbox(dsn, DEMO_FROM, DEMO_TO, sandbox, hooks_url)
+
+
+class DemoApplication:
+    """The application of the side-by-side demo. Provider-neutral: it knows a DSN per provider
+    and nothing else; ``handle_webhook`` is its one webhook endpoint for every provider."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.connectors: dict[str, BlockingConnector] = {}
+
+    def connect(self, name: str, dsn: str) -> bool:
+        """Connect to provider ``name``; whether its connector receives webhooks."""
+        connector = ratatosk.connect(dsn)
+        self.connectors[name] = connector.blocking()
+        return connector.supports(ChannelCapability.RECEIVE_MESSAGES) and connector.supports(
+            ChannelCapability.HANDLE_MESSAGE_STATE)
+
+    def send(self, name: str, sender: str, recipient: str, text: str) -> str | None:
+        message = (ratatosk.MessageBuilder().from_phone(sender).to_phone(recipient)
+                   .with_text(text).build())
+        return _record_send(self.timeline, f"{name}: SMS",
+                            self.connectors[name].send_message(message))
+
+    def handle_webhook(self, name: str, method: str, url: str, headers: list[tuple[str, str]],
+                       body: bytes) -> tuple[int, bytes, str]:
+        blocking = self.connectors.get(name)
+        if blocking is None or not blocking.connector.supports(
+                ChannelCapability.RECEIVE_MESSAGES):
+            return 404, b"", "text/plain"  # (side_by_side said so once)
+        connector = blocking.connector
+        content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
+        source = MessageSource(body, content_type or "application/octet-stream", method, url,
+                               headers)
+        kind = connector.classify_webhook(source)
+        if kind is WebhookKind.STATUS:
+            status = blocking.receive_message_status(source)
+            update = status.data
+            if update is None:
+                self.timeline.add("<- callback", "rejected", f"{name}: {status.error}", ok=False)
+                return 403, b"", "text/plain"
+            if update.status.is_final:
+                self.timeline.finished(update.remote_message_id)
+            self.timeline.add("<- callback", "status", f"{name}: {update.remote_message_id[:10]}… "
+                              f"{update.provider_status} -> {update.status.name}",
+                              ok=update.error is None)
+        else:
+            kind = WebhookKind.MESSAGE
+            received = blocking.receive_messages(source)
+            if received.data is None:
+                self.timeline.add("<- inbound", "rejected", f"{name}: {received.error}",
+                                  ok=False)
+                return 403, b"", "text/plain"
+            for message in received.data.messages:
+                sender = message.sender.address if message.sender else "?"
+                self.timeline.add("<- inbound", "inbound",
+                                  f"{name}: from {sender}: {message.text!r}")
+        reply = connector.webhook_reply(kind)
+        return reply.status_code, reply.body, reply.content_type
+
+    def shutdown(self) -> None:
+        for connector in self.connectors.values():
+            connector.shutdown()
+
+
+def _endpoint(app: DemoApplication) -> tuple[ThreadingHTTPServer, str]:
+    """The application's web server: ``/hooks/{provider}`` goes to ``app.handle_webhook``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            name = self.path.split("?", 1)[0].removeprefix("/hooks/")
+            status, reply, content_type = app.handle_webhook(
+                name, self.command, f"{base_url}{self.path}", list(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, name="demo-app", daemon=True).start()
+    return server, base_url
+
+
+def demo_sandboxes() -> list[tuple[str, Callable[[str], Any]]]:
+    """The sandboxes installed providers offer (``ratatosk_register_demo_sandboxes``)."""
+    offered: list[tuple[str, Callable[[str], Any]]] = []
+    get_plugin_manager().hook.ratatosk_register_demo_sandboxes(
+        register=lambda name, start: offered.append((str(name), start)))
+    return sorted(offered, key=lambda item: item[0])
+
+
+def side_by_side(timeline: Timeline, *, timeout: float = 15.0) -> None:
+    """Run the same application against every provider's sandbox, side by side: send one SMS,
+    receive its status updates and an inbound reply through the one endpoint."""
+    offered = demo_sandboxes()
+    app = DemoApplication(timeline)
+    server, base_url = _endpoint(app)
+    try:
+        with contextlib.ExitStack() as stack:
+            sandboxes, receiving = {}, set()
+            for name, start in offered:
+                sandboxes[name] = stack.enter_context(start(f"{base_url}/hooks/{name}"))
+                if app.connect(name, sandboxes[name].dsn):
+                    receiving.add(name)
+            timeline.add("  app", "start", "one application, one webhook endpoint, providers: "
+                         + ", ".join(sandboxes))
+            for name in sorted(set(sandboxes) - receiving):
+                timeline.add("  app", "note", f"{name}: this version of its connector receives "
+                             "no webhooks; only the send is shown")
+            sent = {name: app.send(name, box.sender, box.recipient, "Hello, same code")
+                    for name, box in sandboxes.items()}
+            for name in sorted(receiving):
+                status = sandboxes[name].send_inbound("Same reply, any provider")
+                timeline.add("  sandbox", "inbound", f"{name}: reply POSTed to the endpoint, "
+                             f"HTTP {status}", ok=status == 200)
+            waiting = [sid for name, sid in sent.items() if sid and name in receiving]
+            deadline = time.monotonic() + timeout
+            while not timeline.all_final(waiting) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for name, sid in sent.items():
+                if sid and name in receiving and sid not in timeline.final:
+                    timeline.add("<- callback", "missing", f"{name}: no final status for "
+                                 f"{sid[:10]}…", ok=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.shutdown()
 
 
 def _print(timeline: Timeline, out: Any) -> None:
@@ -307,7 +486,8 @@ def _print(timeline: Timeline, out: Any) -> None:
         for row in rows:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
         return
-    table = Table(title="Ratatosk demo: the life of a message (Twilio sandbox)")
+    table = Table(title="Ratatosk demo: the life of a message (Twilio sandbox), then the same "
+                  "application on every provider's sandbox")
     for h in headers:
         table.add_column(h)
     for row in rows:

@@ -15,7 +15,11 @@ import ratatosk
 if TYPE_CHECKING:
     from ratatosk import Connector
 
-__all__ = ["ratatosk_register_commands", "ratatosk_register_connectors"]
+__all__ = [
+    "ratatosk_register_commands",
+    "ratatosk_register_connectors",
+    "ratatosk_register_demo_sandboxes",
+]
 
 
 @ratatosk.hookimpl
@@ -130,3 +134,15 @@ def ratatosk_register_commands(cli: Any) -> None:
         configure=_configure_sandbox,
         run=_run_sandbox,
     )
+
+
+def _demo_sandbox(hooks_url: str) -> Any:
+    from ._demo import demo_sandbox
+
+    return demo_sandbox(hooks_url)
+
+
+@ratatosk.hookimpl
+def ratatosk_register_demo_sandboxes(register: Callable[[str, Callable[[str], Any]], None]) -> None:
+    """Offer the Twilio sandbox to ``ratatosk demo``'s side-by-side part."""
+    register("twilio", _demo_sandbox)
