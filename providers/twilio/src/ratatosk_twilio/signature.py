@@ -4,7 +4,8 @@ Twilio signs every webhook request with HMAC-SHA1, keyed with the account's auth
 
 * the full URL it requested (query string included), followed by
 * for form posts: each POST parameter name in sorted order, concatenated with each of its values
-  (values of a repeated name sorted too), ``name + value`` with no separators;
+  (values of a repeated name sorted too, identical values once), ``name + value`` with no
+  separators;
 * for JSON bodies: nothing more -- Twilio appends ``bodySHA256=<hex sha256 of the body>`` to the URL
   instead, and the body is checked against that hash.
 
@@ -112,11 +113,12 @@ def compute_signature(auth_token: str, url: str, params: Params | None = None) -
 
     ``url`` is taken exactly as given (scheme, host, port, path and query as Twilio requested them).
     For a JSON webhook leave ``params`` out: the URL, ``bodySHA256`` included, is all that is
-    signed.
+    signed. A name repeated with identical values counts once, as in Twilio's own libraries
+    (twilio-python's ``RequestValidator``); different values of one name are all signed, sorted.
     """
     if not isinstance(auth_token, str) or not isinstance(url, str):
         raise TypeError("auth_token and url must be str")
-    return _sign(auth_token, _payload(url, _pairs(params))).decode("ascii")
+    return _sign(auth_token, _payload(url, _pairs(params), unique_values=True)).decode("ascii")
 
 
 def _split_authority(url: str) -> tuple[str, str, str] | None:
