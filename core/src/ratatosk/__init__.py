@@ -122,6 +122,7 @@ _LAZY: dict[str, str] = {
     "is_gsm7": "._sms",
     "DeduplicationStore": "._dedup",
     "InMemoryDeduplicationStore": "._dedup",
+    "RedisDeduplicationStore": "._dedup",
     "connect": "._connect",
     "Applied": "._status",
     "InMemoryStatusStore": "._status",
@@ -169,6 +170,9 @@ if TYPE_CHECKING:
     )
     from ._dedup import (
         InMemoryDeduplicationStore as InMemoryDeduplicationStore,
+    )
+    from ._dedup import (
+        RedisDeduplicationStore as RedisDeduplicationStore,
     )
     from ._optout import (
         ALL_SENDERS as ALL_SENDERS,

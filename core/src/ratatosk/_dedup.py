@@ -7,7 +7,7 @@ asks its :class:`DeduplicationStore` whether it was seen before. The check and t
 atomic step, so two copies arriving at the same time are still reported once.
 
 The in-memory default is per process. Applications that run several workers behind a load
-balancer plug in a shared store (Redis ``SET key 1 NX EX ttl`` is a one-line implementation).
+balancer plug in a shared store: :class:`RedisDeduplicationStore` (``SET key 1 NX PX ttl``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from attrs import define, field, validators
 
-__all__ = ["DeduplicationStore", "InMemoryDeduplicationStore"]
+__all__ = ["DeduplicationStore", "InMemoryDeduplicationStore", "RedisDeduplicationStore"]
 
 
 @runtime_checkable
@@ -105,3 +105,37 @@ class InMemoryDeduplicationStore:
             if last_seen > limit:
                 break
             del entries[key]
+
+
+class RedisDeduplicationStore:
+    """A :class:`DeduplicationStore` in Redis, shared by every process and machine that serves
+    the webhook endpoint (several gunicorn or uvicorn workers, several hosts).
+
+    ``client`` is a ``redis.Redis`` client (``pip install 'ratatosk-messaging[redis]'`` brings the
+    package). ``seen`` is one atomic ``SET {prefix}:{key} 1 NX EX ttl``: of two copies arriving
+    at two workers at the same instant, exactly one is new. A key is remembered ``ttl_seconds``
+    (default a day; Twilio and Vonage retry within hours).
+    """
+
+    def __init__(self, client: Any, *, prefix: str = "ratatosk:webhook",
+                 ttl_seconds: float = 86_400.0) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds!r}")
+        self.client = client
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+
+    def __repr__(self) -> str:
+        return f"<RedisDeduplicationStore prefix={self.prefix!r} ttl={self.ttl_seconds:g}s>"
+
+    def seen(self, key: str) -> bool:
+        """Record ``key``; True when it was already recorded (one atomic Redis command)."""
+        if not isinstance(key, str):
+            raise TypeError(f"a de-duplication key is a str, not {type(key).__name__}")
+        created = self.client.set(f"{self.prefix}:{key}", b"1", nx=True,
+                                  px=max(1, int(self.ttl_seconds * 1000)))
+        return not created
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` so that its next offer counts as new (no error when unknown)."""
+        self.client.delete(f"{self.prefix}:{key}")
