@@ -52,12 +52,14 @@ from ratatosk import (
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_READ_TIMEOUT",
     "BodyTooLarge",
     "MessageHandler",
     "StatusHandler",
     "WebhookKindOption",
     "WebhookProcessor",
     "check_content_length",
+    "read_timed_out",
     "too_large",
 ]
 
@@ -67,6 +69,10 @@ T = TypeVar("T")
 
 DEFAULT_MAX_BODY_SIZE = 64 * 1024
 """Bodies larger than this are answered 413 without being read to the end."""
+
+DEFAULT_READ_TIMEOUT = 10.0
+"""Seconds an ASGI endpoint waits for the whole body before answering 408 (a client that
+trickles its body cannot hold the endpoint open)."""
 
 MessageHandler = Callable[[Message], Any]
 """Called with each new inbound message; may be async; its return value is handed to
@@ -98,6 +104,13 @@ def check_content_length(value: str | None, limit: int) -> WebhookReply | None:
     if int(text) > limit:
         return too_large(limit)
     return None
+
+
+def read_timed_out(seconds: float) -> WebhookReply:
+    """The 408 answer to a body that did not arrive in time (logged)."""
+    logger.warning("webhook refused (408): the body did not arrive within %g s", seconds,
+                   extra={"http_status": 408})
+    return WebhookReply.text(408, f"the body did not arrive within {seconds:g} seconds")
 
 
 def too_large(limit: int) -> WebhookReply:

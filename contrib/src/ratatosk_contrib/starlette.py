@@ -16,6 +16,7 @@ handlers may be sync (run in Starlette's thread pool) or async. See docs/webhook
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
@@ -27,12 +28,14 @@ from starlette.routing import Route
 from ratatosk import MessageSource, WebhookReply
 
 from ._webhook import (
+    DEFAULT_READ_TIMEOUT,
     BodyTooLarge,
     MessageHandler,
     StatusHandler,
     WebhookKindOption,
     WebhookProcessor,
     check_content_length,
+    read_timed_out,
     too_large,
 )
 
@@ -88,6 +91,7 @@ def webhook(
     on_status: StatusHandler | None = None,
     kind: WebhookKindOption = "auto",
     max_body_size: int | None = None,
+    read_timeout: float | None = DEFAULT_READ_TIMEOUT,
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette/FastAPI endpoint (``request -> response``) that receives the webhooks of
     any connector.
@@ -100,7 +104,11 @@ def webhook(
     or plain text: 403 (bad signature), 400 (malformed), 413 (too large) or 500 (the handler
     raised, or the connector failed; logged). ``kind`` fixes the kind of webhook this endpoint
     receives (``"message"`` or ``"status"``) instead of asking ``connector.classify_webhook``.
+    ``read_timeout``: seconds the whole body may take to arrive (default 10; None: no limit);
+    a client that trickles its body is answered 408 and cannot hold the endpoint open.
     """
+    if read_timeout is not None and read_timeout <= 0:
+        raise ValueError("read_timeout must be positive (or None)")
     processor = WebhookProcessor(connector, on_message, on_status, kind, max_body_size)
 
     async def endpoint(request: Request) -> Response:
@@ -109,7 +117,9 @@ def webhook(
         if early is not None:
             return _response(early)
         try:
-            body = await _read_body(request, limit)
+            body = await asyncio.wait_for(_read_body(request, limit), read_timeout)
+        except asyncio.TimeoutError:
+            return _response(read_timed_out(read_timeout or 0.0))
         except BodyTooLarge:
             return _response(too_large(limit))
         except ClientDisconnect:
@@ -137,9 +147,10 @@ def webhook_route(
     max_body_size: int | None = None,
     name: str | None = "ratatosk_webhook",
     methods: Sequence[str] = ("POST",),
+    read_timeout: float | None = DEFAULT_READ_TIMEOUT,
 ) -> Route:
     """A ``Route`` for :func:`webhook`, for ``Starlette(routes=[...])``: POST by default; give
     ``methods=("GET", "POST")`` for a provider that may send GET webhooks (a query string)."""
     endpoint = webhook(connector, on_message=on_message, on_status=on_status, kind=kind,
-                              max_body_size=max_body_size)
+                       max_body_size=max_body_size, read_timeout=read_timeout)
     return Route(path, endpoint, methods=list(methods), name=name)
