@@ -20,10 +20,13 @@ import pytest
 import ratatosk
 from ratatosk import ConnectionSettings
 from ratatosk_twilio.sandbox import (
+    DUPLICATE_CALLBACKS_TO,
     FAILED_TO,
     MAGIC_FROM,
     MAGIC_TO,
+    OUT_OF_ORDER_TO,
     READ_TO,
+    STOP_REPLY_TO,
     UNDELIVERED_TO,
     TwilioSandbox,
 )
@@ -102,7 +105,8 @@ def test_the_banner_prints_settings_that_work_as_pasted() -> None:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", exports["TWILIO_BASE_URL"])
         assert "ratatosk twilio advance" in text  # how a manual sandbox moves on
         assert "client.api.base_url = " in text  # twilio-python
-        for number in (UNDELIVERED_TO, FAILED_TO, READ_TO, *MAGIC_TO, *MAGIC_FROM):
+        for number in (UNDELIVERED_TO, FAILED_TO, READ_TO, DUPLICATE_CALLBACKS_TO, OUT_OF_ORDER_TO,
+                   STOP_REPLY_TO, *MAGIC_TO, *MAGIC_FROM):
             assert number in text, number
         # the lines as pasted: with a second provider installed (Vonage) the banner's
         # RATATOSK_CONNECTOR names the connector the TWILIO_* variables are for
@@ -153,7 +157,8 @@ def test_the_banner_of_a_sandbox_behind_another_url_puts_it_in_baseurl() -> None
 def test_the_magic_numbers_are_documented() -> None:
     text = (DOCS / "twilio.md").read_text()
     section = text.split("### Magic numbers", 1)[1]
-    for number in (UNDELIVERED_TO, FAILED_TO, READ_TO, *MAGIC_TO, *MAGIC_FROM):
+    for number in (UNDELIVERED_TO, FAILED_TO, READ_TO, DUPLICATE_CALLBACKS_TO, OUT_OF_ORDER_TO,
+                   STOP_REPLY_TO, *MAGIC_TO, *MAGIC_FROM):
         assert number in section, number
     for code in (*MAGIC_TO.values(), *MAGIC_FROM.values(), 30003, 30006):
         assert str(code) in section, code

@@ -9,6 +9,7 @@ the out-of-order test, later and in another order (like a queue worker).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock, Thread
@@ -34,7 +35,12 @@ from ratatosk import (
     hookimpl,
 )
 from ratatosk_twilio import TwilioSmsConnector
-from ratatosk_twilio.sandbox import TwilioSandbox
+from ratatosk_twilio.sandbox import (
+    DUPLICATE_CALLBACKS_TO,
+    OUT_OF_ORDER_TO,
+    STOP_REPLY_TO,
+    TwilioSandbox,
+)
 
 US = "+15005550006"
 THEM = "+14155550100"
@@ -334,3 +340,104 @@ def test_a_status_query_goes_through_the_tracker_and_never_undoes_a_later_status
         assert (again.message_status, again.is_stale) == (MessageStatus.DELIVERED, True)
         assert tracker.status(sid) == MessageStatus.DELIVERED
         blocking.shutdown()
+
+
+# -- the sandbox's own realism: duplicates, disorder, STOP replies, errors on demand ---------------
+
+def _observer(observed: list[tuple[str, MessageStatus]]) -> pluggy.PluginManager:
+    class Observer:
+        @hookimpl
+        def ratatosk_status_received(self, connector: Any, update: StatusUpdate) -> None:
+            observed.append((update.remote_message_id, update.status))
+
+    pm = fresh_pm()
+    pm.register(Observer())
+    return pm
+
+
+def test_callbacks_sent_twice_by_the_sandbox_are_reported_once(app: tuple[App, str]) -> None:
+    application, base = app
+    observed: list[tuple[str, MessageStatus]] = []
+    with TwilioSandbox() as sandbox:
+        connector = make(sandbox, base, pm=_observer(observed))
+        connector.status_tracker = StatusTracker()
+        application.connector = connector.blocking()
+        sid = application.connector.send_message(
+            Message.text("Hi", to=DUPLICATE_CALLBACKS_TO, sender=US)).unwrap().remote_message_id
+        callbacks = sandbox.wait_for_callbacks(6)
+        assert [c.message_status for c in callbacks] == [
+            "sending", "sending", "sent", "sent", "delivered", "delivered"]
+        assert all(c.status_code == 200 for c in callbacks)
+        assert observed == [(sid, MessageStatus.ROUTED), (sid, MessageStatus.SENT),
+                            (sid, MessageStatus.DELIVERED)]
+        application.connector.shutdown()
+
+
+def test_callbacks_the_sandbox_sends_in_reverse_never_undo_delivered(
+        app: tuple[App, str]) -> None:
+    application, base = app
+    observed: list[tuple[str, MessageStatus]] = []
+    with TwilioSandbox() as sandbox:
+        connector = make(sandbox, base, pm=_observer(observed))
+        tracker = connector.status_tracker = StatusTracker()
+        application.connector = connector.blocking()
+        sid = application.connector.send_message(
+            Message.text("Hi", to=OUT_OF_ORDER_TO, sender=US)).unwrap().remote_message_id or ""
+        callbacks = sandbox.wait_for_callbacks(3)
+        assert [c.message_status for c in callbacks] == ["delivered", "sent", "sending"]
+        assert tracker.status(sid) is MessageStatus.DELIVERED
+        assert observed == [(sid, MessageStatus.DELIVERED)]
+        application.connector.shutdown()
+
+
+def test_a_stop_reply_from_the_sandbox_stops_the_next_send(app: tuple[App, str]) -> None:
+    application, base = app
+    with TwilioSandbox(inbound_webhook_url=f"{base}/inbound") as sandbox:
+        transport = Counting()
+        connector = make(sandbox, base, transport)
+        connector.suppressions = InMemorySuppressionStore()
+        application.connector = connector.blocking()
+        assert application.connector.send_message(
+            Message.text("Sale", to=STOP_REPLY_TO, sender=US)).is_success
+        deadline = time.monotonic() + 5
+        while not connector.suppressions.is_suppressed(US, STOP_REPLY_TO):
+            assert time.monotonic() < deadline, "the STOP reply never arrived"
+            time.sleep(0.02)
+        assert (STOP_REPLY_TO, US) in sandbox.opt_outs
+        sent = len(transport.requests)
+        refused = application.connector.send_message(Message.text("Sale", to=STOP_REPLY_TO,
+                                                                  sender=US))
+        assert refused.error is not None
+        assert refused.error.code == MessagingErrorCodes.RECIPIENT_OPTED_OUT
+        assert len(transport.requests) == sent
+        application.connector.shutdown()
+
+        # an application without a suppression list learns it from Twilio's 21610
+        other = make(sandbox, base).blocking()
+        answer = other.send_message(Message.text("Sale", to=STOP_REPLY_TO, sender=US))
+        assert answer.error is not None and answer.error.provider_code == "21610"
+        assert answer.error.code == MessagingErrorCodes.RECIPIENT_OPTED_OUT
+        other.shutdown()
+
+
+@pytest.mark.parametrize(("status", "code", "expected", "unknown"), [
+    (503, 20503, MessagingErrorCodes.SEND_MESSAGE_FAILED, False),
+    (500, 20500, MessagingErrorCodes.SEND_MESSAGE_FAILED, True),
+    (429, 20429, MessagingErrorCodes.RATE_LIMITED, False),
+    (401, 20003, MessagingErrorCodes.INVALID_CREDENTIALS, False),
+])
+def test_provider_errors_on_demand(status: int, code: int, expected: str, unknown: bool) -> None:
+    with TwilioSandbox() as sandbox:
+        sandbox.fail_next(status, code, retry_after=1 if status == 429 else None)
+        connector = TwilioSmsConnector(settings={
+            "AccountSid": sandbox.account_sid, "AuthToken": sandbox.auth_token,
+            "BaseUrl": sandbox.base_url, "MaxRetries": 0}, plugin_manager=fresh_pm()).blocking()
+        failed = connector.send_message(Message.text("Hi", to=THEM, sender=US))
+        assert failed.error is not None and failed.error.code == expected
+        assert failed.error.outcome_unknown is unknown
+        assert failed.error.details.get("http_status") == status
+        assert sandbox.messages == []
+        assert connector.send_message(Message.text("Hi", to=THEM, sender=US)).is_success
+        connector.shutdown()
+    with pytest.raises(ValueError):
+        TwilioSandbox().fail_next(200)

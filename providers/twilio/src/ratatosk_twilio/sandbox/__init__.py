@@ -17,16 +17,27 @@ documentation (codes picked, designated numbers) are listed in the modules ``_er
 
 from ._api import MAGIC_FROM, MAGIC_TO
 from ._cli import main
-from ._engine import FAILED_TO, POOL_NUMBER, READ_TO, UNDELIVERED_TO
+from ._engine import (
+    DUPLICATE_CALLBACKS_TO,
+    FAILED_TO,
+    OUT_OF_ORDER_TO,
+    POOL_NUMBER,
+    READ_TO,
+    STOP_REPLY_TO,
+    UNDELIVERED_TO,
+)
 from ._models import CallbackRecord, InboundDelivery, SandboxMedia, SandboxMessage
 from ._sandbox import TwilioSandbox
 
 __all__ = [
+    "DUPLICATE_CALLBACKS_TO",
     "FAILED_TO",
     "MAGIC_FROM",
     "MAGIC_TO",
+    "OUT_OF_ORDER_TO",
     "POOL_NUMBER",
     "READ_TO",
+    "STOP_REPLY_TO",
     "UNDELIVERED_TO",
     "CallbackRecord",
     "InboundDelivery",

@@ -614,7 +614,14 @@ class Api:
         now = time.time()
         options = _NO_OPTIONS if _BASIC_PARAMS.issuperset(p) else _options(p, service, now)
 
+        forced = engine.take_forced_error()
+        if forced is not None:
+            http_status, forced_code, retry_after = forced
+            headers = (("Retry-After", f"{retry_after:g}"),) if retry_after is not None else ()
+            raise ApiError(forced_code, status=http_status, headers=headers)
         code = MAGIC_TO.get(to_number)
+        if code is None and engine.is_opted_out(to_number, from_):
+            code = 21610
         if code is not None:
             raise ApiError(code, _magic_message(code, to, from_))
         code = MAGIC_FROM.get(from_number)

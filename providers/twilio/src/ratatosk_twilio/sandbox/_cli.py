@@ -12,7 +12,16 @@ from types import FrameType
 from urllib.parse import quote, urlsplit
 
 from ._api import MAGIC_FROM, MAGIC_TO
-from ._engine import FAILED_TO, POOL_NUMBER, PROGRESSIONS, READ_TO, UNDELIVERED_TO
+from ._engine import (
+    DUPLICATE_CALLBACKS_TO,
+    FAILED_TO,
+    OUT_OF_ORDER_TO,
+    POOL_NUMBER,
+    PROGRESSIONS,
+    READ_TO,
+    STOP_REPLY_TO,
+    UNDELIVERED_TO,
+)
 from ._errors import catalogue_message
 from ._sandbox import TwilioSandbox
 from ._store import MessageRecord
@@ -68,6 +77,9 @@ def banner(sandbox: TwilioSandbox) -> str:
         f"(30003 {catalogue_message(30003)})",
         f"  To {FAILED_TO} -> failed (30006 {catalogue_message(30006)})",
         f"  To whatsapp:{READ_TO} -> delivered, then read",
+        f"  To {DUPLICATE_CALLBACKS_TO} -> every status callback twice",
+        f"  To {OUT_OF_ORDER_TO} -> status callbacks in reverse order",
+        f"  To {STOP_REPLY_TO} -> delivered, then the recipient replies STOP (later sends: 21610)",
         *(f"  To {number} -> refused: {code} {catalogue_message(code)}"
           for number, code in MAGIC_TO.items()),
         *(f"  From {number} -> refused: {code} {catalogue_message(code)}"

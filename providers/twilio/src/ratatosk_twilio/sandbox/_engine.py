@@ -11,6 +11,16 @@ Status paths (the first status is ``queued``, ``accepted`` with a Messaging Serv
   ``+15005550010`` -> ... sent -> undelivered (30003 Unreachable destination handset);
   ``+15005550011`` -> queued -> failed (30006 Landline or unreachable carrier);
   ``+15005550012`` on WhatsApp -> ... delivered -> read
+* realism for status handling (issue 11), also as ``whatsapp:+...``:
+  ``+15005550013`` -> every status callback is sent twice (a provider retry);
+  ``+15005550014`` -> the callbacks are held and sent in reverse order once the last status is
+  reached (``delivered`` arrives before ``sent``);
+  ``+15005550015`` -> once delivered, the recipient replies STOP (an inbound webhook to
+  ``inbound_webhook_url`` when one is set), and Twilio's 21610 answers every later send from
+  that sender to that recipient
+* an inbound message whose body is an opt-out keyword (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
+  QUIT) records the opt-out of its sender from the number it was sent to; an opt-in keyword
+  (START, YES, UNSTOP) lifts it, as Twilio's default opt-out handling does
 * a message whose wait in its sender's queue exceeds its ``ValidityPeriod`` -> queued -> failed
   (30001 Queue overflow)
 
@@ -49,10 +59,20 @@ _log = logging.getLogger("ratatosk_twilio.sandbox")
 UNDELIVERED_TO = "+15005550010"
 FAILED_TO = "+15005550011"
 READ_TO = "+15005550012"
+DUPLICATE_CALLBACKS_TO = "+15005550013"
+OUT_OF_ORDER_TO = "+15005550014"
+STOP_REPLY_TO = "+15005550015"
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 POOL_NUMBER = "+15005550006"
 
 PROGRESSIONS = ("immediate", "realtime", "manual")
 _PRICE = {"sms": 0.0079, "mms": 0.02, "whatsapp": 0.005}
+
+
+def _number(address: str) -> str:
+    """A phone address without its channel prefix (``whatsapp:+1...`` -> ``+1...``)."""
+    return address.split(":", 1)[1] if address.startswith("whatsapp:") else address
 
 
 def plan_path(record: MessageRecord, *, expired: bool = False) -> list[tuple[str, int | None]]:
@@ -135,6 +155,10 @@ class Engine:
         self.callbacks_changed = threading.Condition()
         self.dispatcher = CallbackDispatcher(timeout=callback_timeout, on_record=self._record)
         self.api_keys: dict[str, str] = {}
+        # (recipient, sender) pairs that replied STOP: Twilio answers 21610 to their sends
+        self.opted_out: set[tuple[str, str]] = set()
+        # errors the next creates answer, in order: (HTTP status, Twilio code, Retry-After)
+        self.forced_errors: list[tuple[int, int, float | None]] = []
         # Told about every stored message and status change (the CLI's --verbose log).
         self.observer: Callable[[MessageRecord], None] | None = None
 
@@ -212,7 +236,16 @@ class Engine:
         if record.step < len(record.path):
             return True
         self.inflight.pop(record.sid, None)
+        self._flush_held(record)
         return False
+
+    def _flush_held(self, record: MessageRecord) -> None:
+        """Send the callbacks an out-of-order message held, the last status first."""
+        held, record.held_callbacks = record.held_callbacks, []
+        if held:
+            for url, params, status in reversed(held):
+                self.dispatcher.enqueue(url, params, auth_token=self.auth_token,
+                                        message_sid=record.sid, message_status=status)
 
     def transition(self, record: MessageRecord, status: str, error_code: int | None = None) -> None:
         now = time.time()
@@ -234,14 +267,51 @@ class Engine:
             record.error_message = catalogue_message(error_code)
         if self.observer is not None:
             self.observer(record)
+        number = _number(record.to)
         if record.status_callback is not None:
-            self.dispatcher.enqueue(
-                record.status_callback,
-                _callback_params(record, now),
-                auth_token=self.auth_token,
-                message_sid=record.sid,
-                message_status=status,
-            )
+            params = _callback_params(record, now)
+            if number == OUT_OF_ORDER_TO:
+                record.held_callbacks.append((record.status_callback, params, status))
+            else:
+                for _ in range(2 if number == DUPLICATE_CALLBACKS_TO else 1):
+                    self.dispatcher.enqueue(
+                        record.status_callback,
+                        params,
+                        auth_token=self.auth_token,
+                        message_sid=record.sid,
+                        message_status=status,
+                    )
+        if status == "delivered" and number == STOP_REPLY_TO and record.from_:
+            self._reply_stop(record)
+
+    def _reply_stop(self, record: MessageRecord) -> None:
+        """The recipient of ``record`` answers STOP: recorded, and POSTed to the inbound URL."""
+        assert record.from_ is not None
+        self.opted_out.add((_number(record.to), _number(record.from_)))
+        url = self.inbound_webhook_url
+        if url:
+            inbound, params = self.inbound_params(
+                from_=record.to, to=record.from_, body="STOP", media=(),
+                messaging_service_sid=record.messaging_service_sid, extra={"OptOutType": "STOP"})
+            asyncio.get_running_loop().create_task(self.deliver_inbound(inbound, params, url))
+
+    def note_keywords(self, from_: str, to: str, body: str) -> None:
+        """Twilio's default opt-out handling: STOP from ``from_`` to ``to`` records the opt-out,
+        START lifts it."""
+        word = body.strip().upper()
+        pair = (_number(from_), _number(to))
+        if word in OPT_OUT_WORDS:
+            self.opted_out.add(pair)
+        elif word in OPT_IN_WORDS:
+            self.opted_out.discard(pair)
+
+    def is_opted_out(self, to: str, from_: str | None) -> bool:
+        """Whether ``to`` replied STOP to ``from_`` (a send then gets 21610)."""
+        return from_ is not None and (_number(to), _number(from_)) in self.opted_out
+
+    def take_forced_error(self) -> tuple[int, int, float | None] | None:
+        """The next error a create must answer (see ``TwilioSandbox.fail_next``), if any."""
+        return self.forced_errors.pop(0) if self.forced_errors else None
 
     def advance(self, sid: str | None = None) -> int:
         """Move every in-flight message (or only ``sid``) one status on; how many moved."""
@@ -310,6 +380,8 @@ class Engine:
         self.store.clear()
         self.inflight.clear()
         self.queues.clear()
+        self.opted_out.clear()
+        self.forced_errors.clear()
         self.dispatcher.cancel_all()
         with self.callbacks_changed:
             self.callbacks.clear()
@@ -373,6 +445,7 @@ class Engine:
     async def deliver_inbound(
         self, record: MessageRecord, params: list[tuple[str, str]], url: str
     ) -> InboundDelivery:
+        self.note_keywords(record.from_ or "", record.to, record.body)
         self.store.add(record)
         if self.observer is not None:
             self.observer(record)

@@ -256,6 +256,24 @@ class TwilioSandbox:
         """Forget messages, callbacks, queues and pending progressions (credentials stay)."""
         self._call(self._engine.reset)
 
+    # provider errors and opt-outs on demand ------------------------------------------------
+
+    def fail_next(self, status: int = 503, code: int = 20503, *, count: int = 1,
+                  retry_after: float | None = None) -> None:
+        """Make the next ``count`` message creates answer HTTP ``status`` with Twilio error
+        ``code`` (and ``Retry-After`` when given), whatever they carry: an outage (503 20503),
+        a server error (500 20500), throttling (429 20429, ``retry_after=2``), bad credentials
+        (401 20003). Nothing is stored for them."""
+        if count < 1 or not 400 <= status <= 599:
+            raise ValueError("count must be >= 1 and status an HTTP error status")
+        error = (status, code, retry_after)
+        self._call(lambda: self._engine.forced_errors.extend([error] * count))
+
+    @property
+    def opt_outs(self) -> set[tuple[str, str]]:
+        """The (recipient, sender) pairs that replied STOP: their sends answer 21610."""
+        return self._call(lambda: set(self._engine.opted_out))
+
     # callbacks --------------------------------------------------------------------------------
 
     @property

@@ -138,6 +138,7 @@ class MessageRecord:
         "error_code",
         "error_message",
         "from_",
+        "held_callbacks",
         "history",
         "media",
         "messaging_service_sid",
@@ -198,6 +199,8 @@ class MessageRecord:
         self.status_callback = status_callback
         self.send_at = send_at
         self.params = params
+        # status callbacks held back to be sent out of order: (url, params, status)
+        self.held_callbacks: list[tuple[str, list[tuple[str, str]], str]] = []
         self.history = [status]
         self.seq = 0
         # The statuses still ahead of the message, each with its error code; ``step`` indexes it.
