@@ -389,3 +389,48 @@ def test_a_router_needs_connectors() -> None:
         FailoverConnector([])
     with pytest.raises(TypeError):
         FailoverConnector(["twilio://x"])  # type: ignore[list-item]
+
+
+# -- two providers -----------------------------------------------------------------------------
+def test_failover_from_twilio_down_to_vonage_by_dsn(b: TwilioSandbox) -> None:
+    """The issue's "done when": routed failover(A B) with A down, the message is sent once, by
+    B; then A comes back (a 503 outage ends) and takes the next send."""
+    from ratatosk_vonage.sandbox import VonageSandbox, dsn_for
+
+    clock = Clock()
+    with VonageSandbox() as vonage:
+        router = ratatosk.connect(
+            f"failover({_dsn(b)} {dsn_for(vonage)})", cooldown=30, clock=clock)
+        assert isinstance(router, FailoverConnector)
+        b.fail_next(503, 20503)  # Twilio is in an outage
+        result = router.blocking().send_message(hi())
+        data = result.unwrap()
+        assert data.additional_data["routed_via"] == "vonage/messages"
+        assert [m.id for m in vonage.messages] == [data.remote_message_id]
+        assert len(b.messages) == 0
+        # while Twilio cools down, Vonage keeps sending; after the cool-down Twilio rejoins
+        assert router.blocking().send_message(hi()).unwrap().additional_data[
+            "routed_via"] == "vonage/messages"
+        clock.now += 31
+        back = router.blocking().send_message(hi()).unwrap()
+        assert back.additional_data["routed_via"] == "twilio/sms"
+        assert (len(b.messages), len(vonage.messages)) == (1, 2)
+        # Vonage offers no status query, so the routed connector does not either
+        query = router.blocking().get_message_status(back.remote_message_id or "")
+        assert query.error is not None
+        assert query.error.code == ConnectorErrorCodes.CAPABILITY_NOT_SUPPORTED
+        router.blocking().shutdown()
+
+
+def test_a_recipient_error_at_vonage_never_fails_over_to_twilio(b: TwilioSandbox) -> None:
+    from ratatosk_vonage.sandbox import VonageSandbox, dsn_for
+
+    with VonageSandbox() as vonage:
+        router = ratatosk.connect(f"{dsn_for(vonage)} || {_dsn(b)}")
+        vonage.fail_next("invalid_number")  # 422 "invalid params": the `to` is not valid
+        result = router.blocking().send_message(hi())
+        assert result.error is not None and not is_provider_failure(result.error)
+        assert result.error.code == M.INVALID_MESSAGE
+        assert result.error.details["routed_via"] == "vonage/messages"
+        assert len(b.messages) == 0
+        router.blocking().shutdown()
