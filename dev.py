@@ -27,7 +27,7 @@ STAMP = VENV / ".ratatosk-installed"
 # The project's distributions, by path: ratatosk-messaging (core, import name `ratatosk`) with its
 # extras, ratatosk-messaging-twilio, ratatosk-messaging-vonage, ratatosk-messaging-contrib, and the
 # workspace's dev tools.
-PACKAGES = ["./core[cli,aiohttp,phonenumbers]", "./providers/twilio", "./providers/vonage[jwt]",
+PACKAGES = ["./core[cli,aiohttp,phonenumbers,otel]", "./providers/twilio", "./providers/vonage[jwt]",
             "./contrib[all]", ".[dev]"]
 DISTRIBUTIONS = ["ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-vonage",
                  "ratatosk-messaging-contrib"]

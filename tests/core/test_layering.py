@@ -24,7 +24,7 @@ HEAVY_LEAVES = {
     "asyncio", "httpx", "rich", "rich.console", "rich.table", "rich.progress", "certifi",
     "phonenumbers", "aiohttp", "yarl", "psycopg", "limits", "limits.storage", "limits.strategies",
     "limits.errors", "importlib.metadata", "importlib.resources", "importlib.util",
-    "urllib.request", "json", "cattrs", "concurrent.futures",
+    "urllib.request", "json", "cattrs", "concurrent.futures", "opentelemetry",
 }
 # lazy loads inside the core that keep `import ratatosk` / `ratatosk providers` fast; each is a
 # leaf that is not needed on start-up (module -> what it loads on first use)

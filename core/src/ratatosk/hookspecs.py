@@ -99,6 +99,12 @@ def ratatosk_status_received(connector: Connector, update: StatusUpdate) -> None
 
 
 @hookspec
+def ratatosk_operation_finished(connector: Connector, operation: str, subject: Any,
+                                result: Result[Any], seconds: float) -> None:
+    """Called when a send, status query or webhook receive finished, with its duration."""
+
+
+@hookspec
 def ratatosk_is_suppressed(connector: Connector, sender: str | None, recipient: str) -> bool | None:
     """Refuse (True) or allow (False) a send from ``sender`` to ``recipient``; None: no opinion."""
 

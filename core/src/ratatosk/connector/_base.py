@@ -795,7 +795,17 @@ class Connector(Generic[S]):
         """Validate and send one message (SEND_MESSAGES)."""
         if not isinstance(message, Message):
             raise TypeError(f"send_message takes a Message, not {type(message).__name__}")
-        return (yield from self._send(message, MessagingErrorCodes.SEND_MESSAGE_FAILED))
+        started = time.perf_counter()
+        result = yield from self._send(message, MessagingErrorCodes.SEND_MESSAGE_FAILED)
+        self._finished("send_message", message, result, started)
+        return result
+
+    def _finished(self, operation: str, subject: object, result: Result[Any],
+                  started: float) -> None:
+        """``ratatosk_operation_finished`` (tracing, metrics), when a plugin implements it."""
+        if self._hook("ratatosk_operation_finished") is not None:
+            self.observe("ratatosk_operation_finished", operation=operation, subject=subject,
+                          result=result, seconds=time.perf_counter() - started)
 
     def _send(self, message: Message, failure: str) -> Operation[SendResult]:
         try:
@@ -863,7 +873,9 @@ class Connector(Generic[S]):
             return BatchSendResult(index, "", Err(ErrorInfo(
                 ConnectorErrorCodes.SEND_BATCH_ERROR,
                 f"batch item {index} is a {type(item).__name__}, not a Message")))
+        started = time.perf_counter()
         result = yield from self._send(item, ConnectorErrorCodes.SEND_BATCH_ERROR)
+        self._finished("send_message", item, result, started)
         return BatchSendResult(index, item.id, result)
 
     def batch_refusal(self) -> ErrorInfo | None:
@@ -936,6 +948,7 @@ class Connector(Generic[S]):
                 [ValidationIssue("remote_id", "must not be empty", "required")])
         if error is not None:
             return Err(error)
+        started = time.perf_counter()
         result = yield from self.run_flow(self.get_message_status_flow, remote_id,
                                           operation="get_message_status",
                                           failure=ConnectorErrorCodes.GET_STATUS_ERROR)
@@ -943,8 +956,9 @@ class Connector(Generic[S]):
             try:  # an answer is applied like a callback: it never undoes a later status
                 result = Ok(self.status_tracker.annotate(result.data))
             except Exception as exc:
-                return self.unexpected(ConnectorErrorCodes.GET_STATUS_ERROR,
-                                       "get_message_status", exc)
+                result = self.unexpected(ConnectorErrorCodes.GET_STATUS_ERROR,
+                                         "get_message_status", exc)
+        self._finished("get_message_status", remote_id, result, started)
         return result
 
     def classify_webhook(self, source: MessageSource) -> WebhookKind | None:
@@ -984,6 +998,7 @@ class Connector(Generic[S]):
         """
         if not isinstance(source, MessageSource):
             raise TypeError(f"receive_messages takes a MessageSource, not {type(source).__name__}")
+        started = time.perf_counter()
         result = self._deduplicated(
             self._parse(ChannelCapability.RECEIVE_MESSAGES, "receive_messages",
                         ConnectorErrorCodes.RECEIVE_MESSAGES_ERROR, self.parse_messages, source),
@@ -1005,6 +1020,7 @@ class Connector(Generic[S]):
             if opt_outs:
                 result = Ok(evolve(data, additional_data={**data.additional_data,
                                                           "opt_outs": opt_outs}))
+        self._finished("receive_messages", source, result, started)
         return (yield from immediately(result))
 
     @operation
@@ -1017,6 +1033,7 @@ class Connector(Generic[S]):
         if not isinstance(source, MessageSource):
             raise TypeError("receive_message_status takes a MessageSource, "
                             f"not {type(source).__name__}")
+        started = time.perf_counter()
         result = self._deduplicated(
             self._parse(ChannelCapability.HANDLE_MESSAGE_STATE, "receive_message_status",
                         ConnectorErrorCodes.RECEIVE_STATUS_ERROR, self.parse_message_status,
@@ -1036,6 +1053,7 @@ class Connector(Generic[S]):
             _log.debug("status %s for %s", update.status, update.remote_message_id, extra={
                 "remote_message_id": update.remote_message_id, "status": str(update.status)})
             self.observe("ratatosk_status_received", update=update)
+        self._finished("receive_message_status", source, result, started)
         return (yield from immediately(result))
 
     # -- webhook de-duplication -------------------------------------------------------------
