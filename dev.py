@@ -27,8 +27,8 @@ STAMP = VENV / ".ratatosk-installed"
 # The project's distributions, by path: ratatosk-messaging (core, import name `ratatosk`) with its
 # extras, ratatosk-messaging-twilio, ratatosk-messaging-vonage, ratatosk-messaging-contrib, and the
 # workspace's dev tools.
-PACKAGES = ["./core[cli,aiohttp,phonenumbers,otel]", "./providers/twilio", "./providers/vonage[jwt]",
-            "./contrib[all]", ".[dev]"]
+PACKAGES = ["./core[cli,aiohttp,phonenumbers,otel]", "./providers/twilio",
+            "./providers/vonage[jwt]", "./contrib[all]", ".[dev]"]
 DISTRIBUTIONS = ["ratatosk-messaging", "ratatosk-messaging-twilio", "ratatosk-messaging-vonage",
                  "ratatosk-messaging-contrib"]
 # Names the distributions had before; an old .venv still has them installed (and `ratatosk` on the
