@@ -235,7 +235,9 @@ class Section:
     rows: list[Row]
 
 
-def _use_rich(stream: IO[str]) -> bool:
+def use_rich(stream: IO[str]) -> bool:
+    """Rich formatting only on a terminal, with rich installed, and neither ``NO_COLOR`` nor
+    ``RATATOSK_PLAIN`` set (piped output is plain text)."""
     if os.environ.get("NO_COLOR") or os.environ.get("RATATOSK_PLAIN"):
         return False
     try:
@@ -251,7 +253,7 @@ def _use_rich(stream: IO[str]) -> bool:
 def render(sections: Sequence[Section], stream: IO[str] | None = None) -> None:
     """Print sections as tables: with ``rich`` on a terminal when installed, else plain text."""
     out = stream if stream is not None else sys.stdout
-    if _use_rich(out):
+    if use_rich(out):
         _render_rich(sections, out)
     else:
         out.write(render_plain(sections))

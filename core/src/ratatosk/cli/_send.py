@@ -26,7 +26,7 @@ from .._models import MediaType, Message, MessageBuilder
 from .._settings import ConnectionSettings, SettingsParseError
 from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
 from ..ledger import DeliveryState, LedgerError, PostgresLedger, SqliteLedger
-from ._main import UsageError
+from ._main import UsageError, use_rich
 
 
 class CommandError(Exception):
@@ -433,7 +433,8 @@ def _send_one(connector: Any, message: Message, args: argparse.Namespace) -> int
 
 
 class _Progress:
-    """A rich progress bar when rich is installed and stderr is a terminal or forced; else plain."""
+    """A rich progress bar when rich is installed and stderr is a terminal (without NO_COLOR);
+    else plain lines."""
 
     def __init__(self, enabled: bool) -> None:
         self._bar: Any = None
@@ -441,8 +442,13 @@ class _Progress:
         self._plain = enabled
         self._count = 0
         self._last = 0.0
-        if not enabled:
-            return
+        self._total = ""
+        try:
+            self._tty = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            self._tty = False
+        if not enabled or not use_rich(sys.stderr):
+            return  # plain progress lines (piped stderr, NO_COLOR)
         try:
             from rich.console import Console
             from rich.progress import (
@@ -466,6 +472,7 @@ class _Progress:
         self._plain = False
 
     def start(self, total: int | None) -> None:
+        self._total = f"/{total}" if total is not None else ""
         if self._bar is not None:
             self._bar.start()
             self._task = self._bar.add_task("send", total=total, failed=0)
@@ -474,15 +481,21 @@ class _Progress:
         self._count += 1
         if self._bar is not None:
             self._bar.update(self._task, advance=1, failed=failed)
-        elif self._plain and time.monotonic() - self._last > 0.5:
+        elif self._plain and time.monotonic() - self._last > (0.5 if self._tty else 5.0):
             self._last = time.monotonic()
-            print(f"\rsent {self._count} ({failed} failed)", end="", file=sys.stderr, flush=True)
+            if self._tty:  # one line, rewritten in place
+                print(f"\rsent {self._count}{self._total} ({failed} failed)", end="",
+                      file=sys.stderr, flush=True)
+            else:  # a log or a pipe: whole lines, no carriage returns
+                print(f"sent {self._count}{self._total} ({failed} failed)", file=sys.stderr,
+                      flush=True)
 
     def stop(self) -> None:
         if self._bar is not None:
             self._bar.stop()
         elif self._plain:
-            print(f"\rsent {self._count}", file=sys.stderr)
+            print(f"{chr(13) if self._tty else ''}sent {self._count}{self._total}",
+                  file=sys.stderr)
 
 
 class _Stopper:
@@ -773,6 +786,8 @@ def _summary(counts: Counter[str], elapsed: float, report: Path, _lines: list[st
     ]
     rate = total / elapsed if elapsed > 0 else 0.0
     try:
+        if not use_rich(sys.stdout):
+            raise ImportError("plain output: piped, or NO_COLOR")
         from rich.console import Console
         from rich.table import Table
     except ImportError:
