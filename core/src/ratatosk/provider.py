@@ -35,6 +35,7 @@ from ._errors import (
     MessagingErrorCodes,
     ValidationIssue,
 )
+from ._foreground import serve_in_foreground
 from ._headers import Headers
 from ._sms import (
     GSM7_BASIC,
@@ -141,6 +142,7 @@ __all__ = [
     "operation",
     "pack_segments",
     "parse_retry_after",
+    "serve_in_foreground",
     "split_graphemes",
     "split_sms",
     "ucs2_units",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
-import threading
 import time
-from types import FrameType
 from urllib.parse import quote, urlsplit
+
+from ratatosk.provider import serve_in_foreground
 
 from ._api import MAGIC_FROM, MAGIC_TO
 from ._engine import (
@@ -171,30 +170,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.verbose:
         sandbox._engine.observer = _log_message
-    try:
-        sandbox.start()
-    except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, on_signal)
-    try:
-        print(banner(sandbox), flush=True)
-        while not stop.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sandbox.stop()
-    print("sandbox stopped", flush=True)
-    return 0
+    return serve_in_foreground(sandbox, lambda: banner(sandbox),
+                               where=f"{args.host}:{args.port}")
