@@ -8,6 +8,8 @@ import os
 
 from celery import Celery
 
+from ratatosk import Connector, connect
+from ratatosk.ratelimit import SharedRateLimiter
 from ratatosk_contrib.celery import install
 
 app = Celery("rtk_bench", broker=os.environ["RTK_BROKER"])
@@ -18,5 +20,18 @@ app.conf.update(
     task_serializer="json",
     task_ignore_result=True,
 )
-messaging = install(app, ledger=os.environ["RTK_LEDGER"],
+
+
+def _sms() -> Connector:
+    """The worker's connector; with RTK_LIMIT, every worker charges one shared Redis limit."""
+    connector = connect(os.environ["RATATOSK_CONNECTOR_SMS"])
+    limit = os.environ.get("RTK_LIMIT")
+    if limit:
+        connector.rate_limiter = SharedRateLimiter(
+            os.environ["RTK_REDIS"], account=os.environ["RTK_QUEUE"], sender="+15005550006",
+            limit=limit)
+    return connector
+
+
+messaging = install(app, connectors={"sms": _sms}, ledger=os.environ["RTK_LEDGER"],
                     claim_timeout=float(os.environ.get("RTK_CLAIM_TIMEOUT", "5")))

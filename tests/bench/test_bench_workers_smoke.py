@@ -12,14 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def test_the_worker_benchmark_accounts_for_every_message(tmp_path: Path) -> None:
     out = tmp_path / "workers.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_workers.py"), "--messages", "30",
-         "--json", str(out)], capture_output=True, text=True, timeout=600)
+         "--limited-messages", "40", "--rate", "10", "--json", str(out)],
+        capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(out.read_text())
     assert report["one_worker_msgs_per_s"] > 0 and report["two_workers_msgs_per_s"] > 0
@@ -28,3 +29,5 @@ def test_the_worker_benchmark_accounts_for_every_message(tmp_path: Path) -> None
     assert killed["in_ledger"] == 30
     assert sum(killed["ledger"].values()) == 30
     assert "MET" in done.stdout and "2 workers" in done.stdout
+    limited = report["shared_limit"]
+    assert abs(limited["ratio"] - 1) <= 0.05, limited  # two workers, one Redis limit

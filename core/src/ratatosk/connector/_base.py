@@ -90,6 +90,7 @@ if TYPE_CHECKING:
     import httpx
     import pluggy
 
+    from ..ratelimit import RateLimiter
     from ._blocking import BlockingConnector
 
 T = TypeVar("T")
@@ -249,6 +250,12 @@ class Connector(Generic[S]):
     """Opt-outs (docs/opt-outs.md): a send to a suppressed recipient is refused with
     ``RECIPIENT_OPTED_OUT`` before any request; STOP/START replies and the provider's opt-out
     errors are recorded here. None (the default): only ``ratatosk_is_suppressed`` hooks gate."""
+    rate_limiter: RateLimiter | None
+    """A limit on sends shared beyond this connector (docs/scale.md): every send is charged
+    :meth:`message_cost` units (segments) before its request leaves, waiting (``Sleep``
+    effects, async and blocking alike) until the limiter admits it. A
+    :class:`~ratatosk.ratelimit.SharedRateLimiter` shares one budget between every worker
+    process through Redis. None (the default): only ``MessagesPerSecond`` applies."""
     dedup_store: DeduplicationStore | None
     """Where webhook de-duplication keys are remembered (docs/webhooks.md): an
     :class:`~ratatosk.InMemoryDeduplicationStore` made on first use unless you assign one before
@@ -288,6 +295,7 @@ class Connector(Generic[S]):
         self.suppressions = None
         self.status_tracker = None
         self.dedup_store = None
+        self.rate_limiter = None
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -829,6 +837,11 @@ class Connector(Generic[S]):
                 result: Result[SendResult] = Err(prepared)
             else:
                 sent = prepared
+                limiter = self.rate_limiter
+                if limiter is not None:  # the shared budget, in segments, before the request
+                    cost = max(1, int(self.message_cost(sent)))
+                    while (wait := limiter.reserve(cost)) > 0:
+                        yield Sleep(wait)
                 _log.debug("sending message %s via %s", sent.id, self._schema.connector_id,
                            extra={"message_id": sent.id, "connector": self._schema.connector_id})
                 result = yield from self.run_flow(self.send_message_flow, sent, limited=True,
@@ -839,6 +852,12 @@ class Connector(Generic[S]):
         self._after_send_bookkeeping(sent, result)
         self.observe("ratatosk_after_send", message=sent, result=result)
         return result
+
+    def message_cost(self, message: Message) -> int:
+        """The units :attr:`rate_limiter` charges for ``message``: its segments where the
+        provider can tell before sending (Twilio's and Vonage's SMS connectors use their
+        ``estimate``), else 1. Providers override it; no I/O."""
+        return 1
 
     def _after_send_bookkeeping(self, message: Message, result: Result[SendResult]) -> None:
         """Record a provider's opt-out refusal; track an accepted message's status."""

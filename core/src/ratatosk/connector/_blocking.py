@@ -15,11 +15,13 @@ from ._batch import BatchSource
 from ._operation import drive_blocking, operations_of
 
 if TYPE_CHECKING:
+    from .._dedup import DeduplicationStore
     from .._optout import SuppressionStore
     from .._results import ConnectorHealth, ReceiveResult, SendResult, StatusInfo, StatusUpdate
     from .._settings import ConnectionSettings
     from .._source import MessageSource
     from .._status import StatusTracker
+    from ..ratelimit import RateLimiter
     from ..schema import ChannelSchema
 
 B = TypeVar("B", bound="BlockingConnector")
@@ -94,6 +96,24 @@ class BlockingConnector:
     @status_tracker.setter
     def status_tracker(self, tracker: StatusTracker | None) -> None:
         self.connector.status_tracker = tracker
+
+    @property
+    def dedup_store(self) -> DeduplicationStore | None:
+        """The connector's :attr:`Connector.dedup_store` (read and set through the view)."""
+        return self.connector.dedup_store
+
+    @dedup_store.setter
+    def dedup_store(self, store: DeduplicationStore | None) -> None:
+        self.connector.dedup_store = store
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The connector's :attr:`Connector.rate_limiter` (read and set through the view)."""
+        return self.connector.rate_limiter
+
+    @rate_limiter.setter
+    def rate_limiter(self, limiter: RateLimiter | None) -> None:
+        self.connector.rate_limiter = limiter
 
     def send_batch(
         self, messages: Iterable[Message], *, concurrency: int = 16

@@ -748,6 +748,12 @@ class TwilioSmsConnector(TwilioConnectorBase):
     default_schema: ClassVar[ChannelSchema] = TWILIO_SMS
     presets: ClassVar[Mapping[str, ChannelSchema]] = dict(SMS_PRESETS)
 
+    def message_cost(self, message: Message) -> int:
+        """The segments Twilio will bill for the message's text (1 without text), charged
+        against a shared rate limit."""
+        estimate = self.estimate(message)
+        return estimate.data.segments if estimate.data is not None else 1
+
     def estimate(self, message: Message) -> Result[SegmentAnalysis]:
         """The encoding, segments and characters Twilio will bill for the message's text.
 

@@ -460,6 +460,12 @@ class VonageSmsConnector(VonageWebhookMixin, Connector[VonageSmsSettings]):
         """The URL messages are posted to (from ``setup`` on)."""
         return self._url
 
+    def message_cost(self, message: Message) -> int:
+        """The parts Vonage will send for the message's text (1 without text), charged against
+        a shared rate limit."""
+        estimate = self.estimate(message)
+        return estimate.data.segments if estimate.data is not None else 1
+
     def estimate(self, message: Message) -> Result[VonageSegmentAnalysis]:
         """The ``type`` (text/unicode) and parts Vonage will send and bill for the message's
         text, honouring its ``EncodingType`` property; no request. No price: Vonage has no price
