@@ -82,10 +82,12 @@ class Gate:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.hold is not None and self.calls > self.pass_first:
+            body = request.content.decode()
+            # past pass_first, or when the body starts with "wait", a request waits for hold
+            if self.hold is not None and (self.calls > self.pass_first
+                                          or body.startswith("wait")):
                 await self.hold.wait()
             # a request whose body is "slowN" takes N extra loop turns
-            body = request.content.decode()
             extra = int(body[4:]) if body.startswith("slow") else 0
             for _ in range(self.spins + extra):
                 await asyncio.sleep(0)
@@ -190,9 +192,10 @@ async def test_at_most_concurrency_sends_are_in_flight(concurrency: int) -> None
 
 
 async def test_results_come_in_completion_order() -> None:
-    messages = [msg("slow50"), msg("a"), msg("b")]
+    # the first send goes alone (slow start), then the window opens: the slow one ends last
+    messages = [msg("a"), msg("slow50"), msg("b"), msg("c")]
     results = [r async for r in bulk().send_batch(messages, concurrency=3)]
-    assert [r.index for r in results][-1] == 0
+    assert [r.index for r in results] == [0, 2, 3, 1]
 
 
 async def test_the_input_is_pulled_lazily() -> None:
@@ -249,21 +252,65 @@ async def test_memory_stays_bounded_for_a_large_generator() -> None:
     assert peak < small_peak * 2 + 100_000
 
 
-async def test_closing_early_cancels_the_sends_in_flight() -> None:
-    gate = Gate(hold=asyncio.Event(), pass_first=1)  # one send passes, the others hang
-    c = bulk(gate)
+def held_batch(hold: asyncio.Event) -> tuple[Gate, list[Message]]:
+    """A slow start sends "a" alone, then "b" and "wait" together: when "b" has been yielded,
+    "wait" is on the wire (until ``hold`` is set) and nothing else has left."""
+    gate = Gate(hold=hold, pass_first=10**9)
+    return gate, [msg("a"), msg("b"), msg("wait"), *(msg(str(i)) for i in range(20))]
+
+
+async def test_closing_early_finishes_the_sends_in_flight_and_reports_them() -> None:
+    hold = asyncio.Event()
+    gate, messages = held_batch(hold)
     before = asyncio.all_tasks()
-    messages = [msg(str(i)) for i in range(50)]
-    async with contextlib.aclosing(c.send_batch(messages, concurrency=5)) as results:
-        first = await anext(results)
-        assert first.is_success
-        while gate.in_flight < 5:
-            await asyncio.sleep(0)
-    assert gate.in_flight == 0
-    assert gate.cancelled == 5
-    assert gate.calls == 6
+    late: list[BatchSendResult] = []
+    async with contextlib.aclosing(
+            bulk(gate).send_batch(messages, concurrency=5, after_close=late.append)) as results:
+        seen = [await anext(results), await anext(results)]
+        assert gate.in_flight == 1
+        asyncio.get_running_loop().call_later(0.02, hold.set)  # it answers while closing
+    assert [r.index for r in seen] == [0, 1]
+    assert gate.in_flight == 0 and gate.cancelled == 0
+    assert gate.calls == 3  # nothing new left after the close
+    assert [(r.index, r.message_id, r.is_success) for r in late] == [(2, messages[2].id, True)]
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == before
+
+
+async def test_a_send_still_running_at_close_timeout_is_cancelled_and_reported_unknown() -> None:
+    gate, messages = held_batch(asyncio.Event())  # "wait" never gets its answer
+    late: list[BatchSendResult] = []
+    batch = bulk(gate).send_batch(messages, concurrency=5, after_close=late.append,
+                                  close_timeout=0.05)
+    await anext(batch), await anext(batch)
+    await batch.aclose()
+    assert gate.cancelled == 1 and gate.in_flight == 0
+    assert [r.index for r in late] == [2]
+    error = late[0].result.error
+    assert error is not None and error.outcome_unknown
+    assert error.code == ConnectorErrorCodes.SEND_BATCH_ERROR
+    assert error.details["cut_short"] is True
+
+
+async def test_cancelling_the_consumer_does_not_wait_for_the_sends_in_flight() -> None:
+    gate = Gate(hold=asyncio.Event(), pass_first=1)
+    late: list[BatchSendResult] = []
+
+    async def consume() -> None:
+        async for _ in bulk(gate).send_batch([msg(str(i)) for i in range(9)], concurrency=4,
+                                             after_close=late.append):
+            pass
+
+    task = asyncio.ensure_future(consume())
+    while gate.in_flight < 2:
+        await asyncio.sleep(0)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 1  # not the 30 s close_timeout
+    assert gate.cancelled == 2
+    assert len(late) == 2 and all(r.result.error and r.result.error.outcome_unknown for r in late)
 
 
 async def test_a_raising_hook_or_flow_fails_only_that_message() -> None:
@@ -355,12 +402,15 @@ def test_a_blocking_batch_gives_exactly_once_results_for_many_messages() -> None
     check_exactly_once(results, messages)
 
 
-def test_closing_a_blocking_batch_early_stops_sending() -> None:
+def test_closing_a_blocking_batch_early_stops_sending_and_reports_what_was_running() -> None:
     gate = ThreadGate(delay=0.005)
     before = threading.active_count()
-    batch = bulk(gate).blocking().send_batch((msg(str(i)) for i in range(500)), concurrency=4)
-    first = next(batch)
-    assert first.is_success
+    late: list[BatchSendResult] = []
+    messages = [msg(str(i)) for i in range(500)]
+    batch = bulk(gate).blocking().send_batch(iter(messages), concurrency=4,
+                                             after_close=late.append)
+    seen = [next(batch) for _ in range(5)]
+    assert all(r.is_success for r in seen)
     batch.close()
     calls = gate.calls
     assert calls < 20
@@ -368,6 +418,9 @@ def test_closing_a_blocking_batch_early_stops_sending() -> None:
     assert gate.calls == calls  # nothing more is sent after close
     assert gate.in_flight == 0
     assert threading.active_count() <= before
+    # every send that left is accounted for: yielded, or handed to after_close
+    assert sorted(r.index for r in seen + late) == list(range(calls))
+    assert all(r.is_success for r in late)
 
 
 def test_a_blocking_batch_reports_item_errors_and_input_failures() -> None:

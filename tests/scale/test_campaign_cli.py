@@ -114,7 +114,8 @@ def test_a_second_signal_aborts_and_records_in_flight_as_outcome_unknown(
     with TwilioSandbox(latency=3.0) as box:
         write_csv(tmp_path / "in.csv", 12)
         first_report = tmp_path / "first.jsonl"
-        # no line is written before 3 s: signal twice while the first 4 sends are in flight
+        # each answer takes 3 s: signal twice while sends are in flight (the slow start has sent
+        # row 1, then rows 2-3, then opened to four at once)
         args, env = command(box, tmp_path, "--report", str(first_report))
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -128,20 +129,24 @@ def test_a_second_signal_aborts_and_records_in_flight_as_outcome_unknown(
         assert proc.returncode == 128 + signal.SIGINT, err
         assert "aborting" in err
         lines = report(first_report)
-        assert len(lines) == 4
-        assert all(line["outcome_unknown"] and line["interrupted"] for line in lines)
+        assert len(lines) == len(box.messages)  # every send that left has its line
+        unknown_rows = [line for line in lines if line["outcome_unknown"]]
+        u = len(unknown_rows)
+        assert u >= 1 and all(line["interrupted"] for line in unknown_rows)
+        assert all(line["ok"] for line in lines if not line["outcome_unknown"])
         with SqliteLedger(tmp_path / "ledger.db") as ledger:
             summary = ledger.summary("spring")
-            assert summary.count(DeliveryState.OUTCOME_UNKNOWN) == 4
+            assert summary.count(DeliveryState.OUTCOME_UNKNOWN) == u
+            assert summary.count(DeliveryState.SENT) == len(lines) - u
 
         # the rerun does not send the outcome-unknown rows again: each row reaches the sandbox once
         args, env = command(box, tmp_path, "--report", str(tmp_path / "second.jsonl"))
         second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-        assert second.returncode == 1  # four rows are still of unknown outcome
+        assert second.returncode == 1  # u rows are still of unknown outcome
         again = report(tmp_path / "second.jsonl")
         assert sorted(line["row"] for line in again) == list(range(1, 13))
         unknown = [line for line in again if line.get("outcome_unknown")]
-        assert len(unknown) == 4 and all(line["skipped"] for line in unknown)
+        assert len(unknown) == u and all(line["skipped"] for line in unknown)
         counts = Counter(m.to for m in box.messages)
         assert set(counts) == set(recipients(12)) and set(counts.values()) == {1}
 
@@ -152,21 +157,21 @@ def test_a_second_signal_aborts_and_records_in_flight_as_outcome_unknown(
             capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
         data = json.loads(status.stdout)
-        assert data["counts"]["sent"] == 8 and data["counts"]["outcome_unknown"] == 4
-        assert data["total"] == 12 and data["segments"] == 8
+        assert data["counts"]["sent"] == 12 - u and data["counts"]["outcome_unknown"] == u
+        assert data["total"] == 12 and data["segments"] == 12 - u
 
-        # --retry-unknown: no answer ever came back for those four, so there is no provider id
+        # --retry-unknown: no answer ever came back for those u, so there is no provider id
         # to ask about; they are sent again, as documented (the provider had them: twice now)
         args, env = command(box, tmp_path, "--report", str(tmp_path / "third.jsonl"),
                             "--retry-unknown")
         third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
         assert third.returncode == 0, third.stderr
-        assert "4 outcome-unknown message(s) will be sent again" in third.stderr
+        assert f"{u} outcome-unknown message(s) will be sent again" in third.stderr
         lines = report(tmp_path / "third.jsonl")
-        assert sum(1 for line in lines if line.get("skipped")) == 8
-        assert sum(1 for line in lines if line["ok"] and not line.get("skipped")) == 4
+        assert sum(1 for line in lines if line.get("skipped")) == 12 - u
+        assert sum(1 for line in lines if line["ok"] and not line.get("skipped")) == u
         counts = Counter(m.to for m in box.messages)
-        assert sorted(counts.values()) == [1] * 8 + [2] * 4
+        assert sorted(counts.values()) == [1] * (12 - u) + [2] * u
 
 
 def test_the_report_cannot_be_the_input(sandbox: TwilioSandbox, tmp_path: Path) -> None:
@@ -234,8 +239,11 @@ def test_a_second_sigint_without_a_campaign_reports_in_flight_as_outcome_unknown
         assert proc.returncode == 128 + signal.SIGINT, err
         lines = report(tmp_path / "r.jsonl")
         assert {line["to"] for line in lines} == {m.to for m in box.messages}
-        assert all(line["outcome_unknown"] and line["interrupted"] and not line["ok"]
-                   for line in lines)
+        # the rows answered before the signals are sent; those in flight (the slow start had
+        # opened the window by then) are outcome unknown
+        unknown = [line for line in lines if line["outcome_unknown"]]
+        assert unknown and all(line["interrupted"] and not line["ok"] for line in unknown)
+        assert all(line["ok"] for line in lines if not line["outcome_unknown"])
 
 
 def test_the_grace_period_ends_with_an_abort(tmp_path: Path) -> None:
@@ -254,9 +262,11 @@ def test_the_grace_period_ends_with_an_abort(tmp_path: Path) -> None:
         assert time.monotonic() - started < 4.0  # it did not wait for the 5 s answers
         assert proc.returncode == 128 + signal.SIGINT, err
         lines = report(tmp_path / "r.jsonl")
-        assert len(lines) == 4 and all(line["outcome_unknown"] for line in lines)
+        assert len(lines) == len(box.messages)
+        unknown = sum(1 for line in lines if line["outcome_unknown"])
+        assert unknown >= 1 and all(line["ok"] for line in lines if not line["outcome_unknown"])
         with SqliteLedger(tmp_path / "ledger.db") as ledger:
-            assert ledger.summary("spring").count(DeliveryState.OUTCOME_UNKNOWN) == 4
+            assert ledger.summary("spring").count(DeliveryState.OUTCOME_UNKNOWN) == unknown
 
 
 @pytest.mark.parametrize("problem", ["bad token", "unreachable"])

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from ..connector import EVERY_ROW_CODES, concerns_every_row
 from ._deliver import (
     IDEMPOTENCY_HEADER_ATTRIBUTE,
     Delivery,
@@ -19,11 +20,9 @@ from ._deliver import (
     delivery,
 )
 from ._run import (
-    EVERY_ROW_CODES,
     CampaignControl,
     CampaignResult,
     CampaignRow,
-    concerns_every_row,
     reconcile_unknown,
     run_campaign,
 )

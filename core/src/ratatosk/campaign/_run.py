@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
 
-from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
+from .._errors import ErrorInfo
 from .._models import Message
+from ..connector._batch import BatchJob, BatchPacer
+from ..connector._operation import Effect, drive_async
 from ..ledger import DeliveryState, Ledger, LedgerEntry, idempotency_key
 from ..schema import ChannelCapability
-from ._deliver import Delivery, default_worker, deliver
+from ._deliver import Delivery, default_worker, delivery
 
 if TYPE_CHECKING:
     import asyncio
 
     from ..connector._base import Connector
-
-
-EVERY_ROW_CODES = frozenset({
-    MessagingErrorCodes.INVALID_CREDENTIALS, MessagingErrorCodes.MISSING_CREDENTIALS,
-    MessagingErrorCodes.ACCOUNT_SUSPENDED, MessagingErrorCodes.INSUFFICIENT_FUNDS,
-    ConnectorErrorCodes.AUTHENTICATION_FAILED,
-})
-"""Errors that concern every row (credentials, the account): :func:`run_campaign` stops taking
-rows at the first one. So does a connection that could not be made (the provider unreachable)."""
-
-
-def concerns_every_row(error: ErrorInfo | None) -> bool:
-    """Whether ``error`` would fail every other row too (bad credentials, unreachable provider)."""
-    if error is None:
-        return False
-    if error.code in EVERY_ROW_CODES:
-        return True
-    return (error.code == MessagingErrorCodes.CONNECTION_FAILED and not error.outcome_unknown
-            and error.details.get("request_sent") is False)
 
 
 @frozen(slots=True)
@@ -109,7 +92,9 @@ async def run_campaign(
     position in ``rows``. ``control`` stops the campaign from elsewhere (a signal handler). At
     the first error that concerns every row (:func:`concerns_every_row`: bad credentials, a
     suspended account, an unreachable provider) it stops taking rows and sets
-    ``control.reason``; the rows not taken are not recorded, so a rerun sends them.
+    ``control.reason``; the rows not taken are not recorded, so a rerun sends them. Sends are
+    paced as ``send_batch``'s (:class:`~ratatosk.connector.BatchPacer`): a slow start, fewer in
+    flight while the provider throttles, and a row that ended ``RATE_LIMITED`` sent again.
     """
     import asyncio  # the async engine only
 
@@ -141,26 +126,63 @@ async def run_campaign(
             counter += 1
         return index, item if isinstance(item, CampaignRow) else CampaignRow(item)
 
-    async def one(index: int, row: CampaignRow) -> CampaignResult:
-        done = await deliver(connector, row.message, ledger=ledger, campaign=name,
-                             row_key=row.key, worker=owner)
+    def one(conn: Connector, index: int, row: CampaignRow,
+            ) -> Generator[Effect, Any, CampaignResult]:
+        done = yield from delivery(conn, row.message, ledger=ledger, campaign=name,
+                                   row_key=row.key, worker=owner)
         return CampaignResult(index, row, done, skipped=not done.sent_now)
+
+    # the same pacing as send_batch: a slow start, half as many in flight when throttled, a row
+    # that ended RATE_LIMITED sent again (its ledger entry is "failed": sendable), stop at once
+    pacer: BatchPacer[CampaignResult] = BatchPacer(
+        connector, max(1, concurrency), start=one, result_of=lambda r: r.delivery.result)
+    opened = asyncio.Condition()
+    active = 0
+
+    async def take() -> BatchJob | CampaignResult | None:
+        """A job within the window: a row to send again, or the next row; None at the end."""
+        nonlocal active
+        async with opened:
+            await opened.wait_for(lambda: active < pacer.window())
+            if pacer.again:
+                job = pacer.again.popleft()
+                if control.stopped:  # not sent again: it stays "failed" (a rerun sends it)
+                    return job.last  # type: ignore[no-any-return]
+                active += 1
+                return job
+            active += 1  # the slot is held while the input is read
+        pulled = await pull()
+        if pulled is None:
+            await release()
+            return None
+        admitted = pacer.admit(*pulled)
+        assert isinstance(admitted, BatchJob)  # the pacer stops only where control.stopped does
+        return admitted
+
+    async def release() -> None:
+        nonlocal active
+        async with opened:
+            active -= 1
+            opened.notify_all()
 
     async def work() -> None:
         try:
-            while (pulled := await pull()) is not None:
-                index, row = pulled
-                in_flight[index] = row
+            while (job := await take()) is not None:
+                if isinstance(job, CampaignResult):
+                    await queue.put(job)
+                    continue
+                in_flight[job.index] = job.item
                 try:
-                    result = await one(index, row)
+                    outcome = await drive_async(connector, pacer.flow(job))
                 finally:
-                    in_flight.pop(index, None)
-                outcome = result.delivery.result
-                if outcome is not None and concerns_every_row(outcome.error):
-                    if control.reason is None:
-                        control.reason = outcome.error
+                    in_flight.pop(job.index, None)
+                    await release()
+                result = pacer.settle(job, outcome)
+                if pacer.stopped_by is not None and not control.stopped:
+                    control.reason = pacer.stopped_by
                     control.stopped = True
-                await queue.put(result)
+                if result is not None:
+                    await queue.put(result)
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # the input or the ledger failed: stop and re-raise it
@@ -199,6 +221,8 @@ async def run_campaign(
             state = entry.state if entry is not None else DeliveryState.PENDING
             yield CampaignResult(index, row, Delivery(key, row.key, state, entry),
                                  interrupted=True)
+        for waiting in pacer.again:  # throttled, waiting to go again: not sent, still "failed"
+            yield waiting.last
     finally:
         aborter.cancel()
         for task in tasks:

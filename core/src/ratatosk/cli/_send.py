@@ -21,10 +21,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .._errors import MessagingError, MessagingErrorCodes
+from .._errors import ErrorInfo, MessagingError, MessagingErrorCodes
 from .._models import MediaType, Message, MessageBuilder
+from .._results import BatchSendResult
 from .._settings import ConnectionSettings, SettingsParseError
 from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
+from ..connector import concerns_every_row
 from ..ledger import DeliveryState, LedgerError, PostgresLedger, SqliteLedger
 from ._main import UsageError, use_rich
 
@@ -689,21 +691,38 @@ async def _send_plain(
 ) -> None:
     """``send_batch`` over the rows; results are paired by their position, never by id."""
     pending: dict[int, tuple[int, Message]] = {}  # batch position -> (row index, message)
+    stopped_by: list[ErrorInfo] = []
 
     async def messages() -> AsyncIterator[Message]:
         for position, (index, message) in enumerate(rows):
             pending[position] = (index, message)
             yield message
 
-    batch = connector.send_batch(messages(), concurrency=args.concurrency)
+    def report(item: BatchSendResult) -> None:
+        index, message = pending.pop(item.index)
+        error = item.result.error
+        if error is not None and error.details.get("cut_short"):
+            write(_interrupted_line(_row_line(index, message), outcome_unknown=True))
+            return
+        if error is not None and concerns_every_row(error) and not stopped_by:
+            stopped_by.append(error)
+        write(_result_line(_row_line(index, message), item.result))
+
+    # closed early (a second signal, or the grace ran out): the sends in flight still reach
+    # the report, through after_close
+    batch = connector.send_batch(messages(), concurrency=args.concurrency, after_close=report)
     try:
         while (item := await _next_or_abort(batch, stopper)) is not None:
-            index, message = pending.pop(item.index)
-            write(_result_line(_row_line(index, message), item.result))
+            report(item)
     finally:
         await batch.aclose()
         for index, message in sorted(pending.values(), key=lambda pair: pair[0]):
             write(_interrupted_line(_row_line(index, message), outcome_unknown=True))
+    if stopped_by:
+        cause = stopped_by[0]
+        print(f"stopped: {cause.message} [{cause.code}] concerns every row; the rows not yet "
+              "sent were not attempted (NOT_ATTEMPTED): fix it and send those again",
+              file=sys.stderr)
 
 
 async def _send_campaign(

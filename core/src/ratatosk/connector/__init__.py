@@ -9,6 +9,7 @@ from ._base import (
     SettingsLike,
     immediately,
 )
+from ._batch import EVERY_ROW_CODES, MAX_AGAIN, BatchJob, BatchPacer, concerns_every_row
 from ._blocking import BlockingConnector
 from ._operation import (
     CloseTransports,
@@ -27,7 +28,11 @@ from ._runtime import Runtime
 __all__ = [
     "CAPABILITY_METHODS",
     "COMMON_DEFAULTS",
+    "EVERY_ROW_CODES",
+    "MAX_AGAIN",
     "OPERATION_CAPABILITIES",
+    "BatchJob",
+    "BatchPacer",
     "BlockingConnector",
     "CloseTransports",
     "Connector",
@@ -38,6 +43,7 @@ __all__ = [
     "SettingsLike",
     "Sleep",
     "Via",
+    "concerns_every_row",
     "drive_async",
     "drive_blocking",
     "immediately",

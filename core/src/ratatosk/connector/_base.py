@@ -26,7 +26,6 @@ from collections.abc import (
     Generator,
     Iterable,
     Mapping,
-    Sized,
 )
 from functools import partial
 from types import MappingProxyType, TracebackType
@@ -82,7 +81,7 @@ from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
 from ..schema import COMMON_PARAMETERS, ChannelCapability, ChannelSchema
 from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
-from ._batch import BatchSource
+from ._batch import BatchJob, BatchPacer, BatchSource, report_after_close
 from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
 from ._runtime import Runtime
 
@@ -212,6 +211,29 @@ def _item_id(item: object) -> str:
     return item.id if isinstance(item, Message) else ""
 
 
+async def _close_batch(
+    pacer: BatchPacer[BatchSendResult],
+    running: dict[Any, BatchJob],
+    timeout: float,
+    after_close: Callable[[BatchSendResult], object] | None,
+) -> None:
+    """An async batch closed early: wait (bounded) for the sends in flight, cancel the rest, and
+    report every one of them, and those waiting to go again, to ``after_close``."""
+    import asyncio
+
+    if running:
+        _, late = (await asyncio.wait(running, timeout=timeout) if timeout > 0
+                   else (set(), set(running)))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    for task, job in running.items():
+        failed = task.cancelled() or task.exception() is not None
+        report_after_close(after_close, pacer.cut_short(job) if failed else task.result())
+    for job in pacer.again:
+        report_after_close(after_close, pacer.cut_short(job))
+
+
 class Connector(Generic[S]):
     """The base class of every provider connector.
 
@@ -290,6 +312,7 @@ class Connector(Generic[S]):
         self._pm: pluggy.PluginManager | None = plugin_manager
         self._hook_callers: dict[str, pluggy.HookCaller | None] = {}
         self._retry = RetryPolicy()
+        self._throttles = 0
         self._limiter: TokenBucket | None = None
         self._blocking_view: BlockingConnector | None = None
         self.suppressions = None
@@ -538,6 +561,8 @@ class Connector(Generic[S]):
             error = result.error
             if error is None:
                 return result
+            if error.code == MessagingErrorCodes.RATE_LIMITED:
+                self._throttles += 1  # batches slow down when this moves (BatchPacer)
             if not self._retry.should_retry(error, attempts):
                 return self._finish_error(result, error, attempts)
             yield Sleep(self._retry.delay(error, attempts, self._runtime.random))
@@ -906,6 +931,8 @@ class Connector(Generic[S]):
         messages: Iterable[Message] | AsyncIterable[Message],
         *,
         concurrency: int = 16,
+        after_close: Callable[[BatchSendResult], object] | None = None,
+        close_timeout: float = 30.0,
     ) -> AsyncGenerator[BatchSendResult, None]:
         """Send many messages, at most ``concurrency`` at a time (BULK_MESSAGING).
 
@@ -914,8 +941,20 @@ class Connector(Generic[S]):
         bounded by ``concurrency``. A message whose hook or flow raises gets a
         ``SEND_BATCH_ERROR`` result; an item that is not a Message too. When the input itself
         raises, the messages already taken are finished and yielded, then the exception is
-        re-raised. Closing the iterator early (``aclose()``, or leaving an
-        ``async with contextlib.aclosing(...)`` block) cancels the sends in flight.
+        re-raised.
+
+        The batch adapts (:class:`~ratatosk.connector.BatchPacer`): it starts with one send in
+        flight and opens up to ``concurrency`` as sends succeed; when the provider throttles it
+        halves the sends in flight and grows back slowly, and a message that ended
+        ``RATE_LIMITED`` is sent again later rather than failed. At the first error that
+        concerns every message (bad credentials, a suspended account, an unreachable provider)
+        no further request leaves: the other messages get ``NOT_ATTEMPTED``.
+
+        Closing the iterator early (``aclose()``, or leaving an ``async with
+        contextlib.aclosing(...)`` block) takes no new message and waits up to
+        ``close_timeout`` seconds for the sends already in flight; each of their results is
+        passed to ``after_close`` (one not finished by then is cancelled and reported as
+        outcome unknown), so no send that left goes unreported.
         """
         source = BatchSource(messages, concurrency)
         error = self.batch_refusal()
@@ -924,36 +963,53 @@ class Connector(Generic[S]):
                 yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
             source.raise_error()
             return
-        workers_count = concurrency
-        if isinstance(messages, Sized):
-            workers_count = max(1, min(concurrency, len(messages)))
         import asyncio  # here, not at import: the blocking path and the CLI never need it
 
-        queue: asyncio.Queue[BatchSendResult | None] = asyncio.Queue(workers_count)
-
-        async def worker() -> None:
-            try:
-                while (pulled := await source.next()) is not None:
-                    await queue.put(await drive_async(self, self.batch_item(*pulled)))
-            except Exception as exc:  # a bug in the machinery itself: surface it
-                source.fail(exc)
-            await queue.put(None)
-
-        workers = [asyncio.ensure_future(worker()) for _ in range(workers_count)]
-        running = workers_count
+        pacer: BatchPacer[BatchSendResult] = BatchPacer(self, concurrency)
+        running: dict[asyncio.Future[BatchSendResult], BatchJob] = {}
+        pull: asyncio.Future[tuple[int, Any] | None] | None = None  # an async input's next
+        ready: tuple[int, Any] | None = None  # what it gave, not yet taken
+        finished = False
         try:
-            while running:
-                item = await queue.get()
-                if item is None:
-                    running -= 1
-                else:
-                    yield item
+            while True:
+                while len(running) < pacer.window():  # fill the window: again, then new
+                    if pacer.again:
+                        job_or_result: BatchJob | BatchSendResult = pacer.again.popleft()
+                    elif ready is not None:
+                        job_or_result, ready = pacer.admit(*ready), None
+                    elif source.is_async or (pulled := source.next_blocking()) is None:
+                        break
+                    else:
+                        job_or_result = pacer.admit(*pulled)
+                    if isinstance(job_or_result, BatchSendResult):
+                        yield job_or_result
+                    else:
+                        running[asyncio.ensure_future(
+                            drive_async(self, pacer.flow(job_or_result)))] = job_or_result
+                if (pull is None and ready is None and source.is_async
+                        and not source.exhausted and len(running) < pacer.window()):
+                    pull = asyncio.ensure_future(source.next())
+                waiting: set[asyncio.Future[Any]] = set(running)
+                if pull is not None:
+                    waiting.add(pull)
+                if not waiting:
+                    break
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if pull is not None and pull in done:
+                    ready, pull = pull.result(), None
+                for task in done:
+                    job = running.pop(task, None)
+                    if job is not None and (result := pacer.settle(job, task.result())):
+                        yield result
+            finished = True
+        except asyncio.CancelledError:
+            close_timeout = 0.0  # the consumer was cancelled: do not hold it up
+            raise
         finally:
-            pending = [w for w in workers if not w.done()]
-            for w in pending:
-                w.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            if pull is not None:
+                pull.cancel()
+            if not finished:
+                await _close_batch(pacer, running, close_timeout, after_close)
         source.raise_error()
 
     @operation

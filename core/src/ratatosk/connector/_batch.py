@@ -1,14 +1,27 @@
-"""Pulling a batch's input: ``(index, item)`` pairs from an iterable or async iterable."""
+"""A batch's parts that do no I/O: pulling its input (``(index, item)`` pairs from an iterable
+or async iterable) and pacing its sends (:class:`BatchPacer`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+import logging
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from attrs import define, field
+from attrs import define, field, frozen
+
+from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
+from .._models import Message
+from .._results import BatchSendResult, Err, Result
+from ._operation import Effect, Sleep
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ._base import Connector
+
+_log = logging.getLogger("ratatosk.connector")
+R = TypeVar("R")
 
 
 def check_concurrency(concurrency: int) -> None:
@@ -64,6 +77,16 @@ class BatchSource:
                 return None
         return self._numbered(item)
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the input is an async iterable (pulled with :meth:`next`)."""
+        return self._aiterator is not None
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the input has ended (or failed): nothing more will be pulled."""
+        return self._done
+
     def next_blocking(self) -> tuple[int, Any] | None:
         """:meth:`next` for a plain iterable (the thread-pool engine and the async one)."""
         if self._done or self._iterator is None:
@@ -91,3 +114,175 @@ class BatchSource:
     def raise_error(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+EVERY_ROW_CODES = frozenset({
+    MessagingErrorCodes.INVALID_CREDENTIALS, MessagingErrorCodes.MISSING_CREDENTIALS,
+    MessagingErrorCodes.ACCOUNT_SUSPENDED, MessagingErrorCodes.INSUFFICIENT_FUNDS,
+    ConnectorErrorCodes.AUTHENTICATION_FAILED,
+})
+"""Errors that concern every message of a batch (credentials, the account): a batch stops
+taking messages at the first one. So does a connection that could not be made."""
+
+
+def concerns_every_row(error: ErrorInfo | None) -> bool:
+    """Whether ``error`` would fail every other message too (bad credentials, a suspended or
+    empty account, an unreachable provider: a connection that could not even be made)."""
+    if error is None:
+        return False
+    if error.code in EVERY_ROW_CODES:
+        return True
+    return (error.code == MessagingErrorCodes.CONNECTION_FAILED and not error.outcome_unknown
+            and error.details.get("request_sent") is False)
+
+
+MAX_AGAIN = 8
+"""How many times a batch sends a message again after it ended ``RATE_LIMITED``."""
+
+
+@frozen(slots=True)
+class BatchJob:
+    """One send of a batch: the input's ``index`` and ``item``, the how-many-th try it is
+    (``tries``: 0 the first time), its submission number (``seq``) and, when it goes again, the
+    outcome of its last try (``last``)."""
+
+    seq: int
+    index: int
+    item: Any
+    tries: int = 0
+    last: Any = None
+
+
+def _batch_item(connector: Connector, index: int, item: Any) -> Generator[Effect, Any, Any]:
+    return connector.batch_item(index, item)
+
+
+def _send_result(outcome: Any) -> Result[Any] | None:
+    return outcome.result  # type: ignore[no-any-return]
+
+
+@define(eq=False)
+class BatchPacer(Generic[R]):
+    """Everything about a batch that does no I/O, shared by the async and the thread-pool engine.
+
+    * **How many in flight** (:meth:`window`): a slow start from one send (so a batch with bad
+      credentials makes one request, not ``concurrency``), one more for every answer that was
+      not throttling, up to ``ceiling``; halved when the provider throttles (a ``RATE_LIMITED``
+      attempt, retried or not), at most once per round of sends, then grown back by about one
+      per round (AIMD).
+    * **Again, not failed:** a message that ended ``RATE_LIMITED`` (nothing was created) is sent
+      again after the provider's ``retry_after`` (plus jitter) or a backoff, up to
+      :data:`MAX_AGAIN` times, and only then yielded as failed.
+    * **Stop at once:** after an error that :func:`concerns_every_row`, no new request leaves;
+      every other message gets ``NOT_ATTEMPTED`` naming the cause (``stopped_by``).
+
+    What one send is, is pluggable: ``start(connector, index, item)`` is its operation (default:
+    the connector's ``batch_item``, giving a :class:`~ratatosk.BatchSendResult`) and
+    ``result_of(outcome)`` the send's ``Result`` in its outcome (None: nothing was sent, such as
+    a campaign row an earlier run settled). :func:`ratatosk.campaign.run_campaign` paces its
+    ledger-backed deliveries with the same class.
+    """
+
+    connector: Connector
+    ceiling: int
+    start: Callable[[Connector, int, Any], Generator[Effect, Any, R]] = _batch_item
+    result_of: Callable[[R], Result[Any] | None] = _send_result
+    limit: float = 1.0
+    threshold: float = field(default=0.0)
+    stopped_by: ErrorInfo | None = None
+    again: deque[BatchJob] = field(factory=deque)
+    _seq: int = 0
+    _recovered_after: int = -1
+    _throttles_seen: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.threshold:
+            self.threshold = float(self.ceiling)
+        self.limit = min(self.limit, float(self.ceiling))
+        self._throttles_seen = self.connector._throttles
+
+    def window(self) -> int:
+        """How many sends may be in flight now."""
+        return max(1, int(self.limit))
+
+    def admit(self, index: int, item: Any) -> BatchJob | BatchSendResult:
+        """A job for the next input item, or its result when the batch has stopped."""
+        if self.stopped_by is not None:
+            return self.not_attempted(index, item)
+        self._seq += 1
+        return BatchJob(self._seq, index, item)
+
+    def flow(self, job: BatchJob) -> Generator[Effect, Any, R]:
+        """The job's send (after the wait, when it goes again), as an operation to drive."""
+        if job.last is not None:
+            last = self.result_of(job.last)
+            error = last.error if last is not None else None
+            assert error is not None
+            policy, random = self.connector._retry, self.connector.runtime.random
+            wait = (policy.retry_after_delay(float(error.retry_after), random)
+                    if error.retry_after is not None else policy.backoff(job.tries, random))
+            yield Sleep(wait)
+            if self.stopped_by is not None:
+                return job.last  # type: ignore[no-any-return]  # stopped meanwhile: not again
+        return (yield from self.start(self.connector, job.index, job.item))
+
+    def settle(self, job: BatchJob, outcome: R) -> R | None:
+        """Account for a finished job: the outcome to yield, or None when it goes again (it is
+        then in :attr:`again`)."""
+        result = self.result_of(outcome)
+        error = result.error if result is not None else None
+        throttles = self.connector._throttles
+        throttled = throttles != self._throttles_seen or (
+            error is not None and error.code == MessagingErrorCodes.RATE_LIMITED)
+        self._throttles_seen = throttles
+        if job.seq <= self._recovered_after:
+            pass  # sent before the last slow-down: its news (good or bad) is already counted
+        elif throttled:  # halve, once per round: the sends already out met the same burst
+            self.threshold = self.limit = max(1.0, self.limit / 2)
+            self._recovered_after = self._seq
+        else:  # an answer (even a refusal of this message): the provider keeps up
+            growth = 1.0 if self.limit < self.threshold else 1.0 / self.limit
+            self.limit = min(float(self.ceiling), self.limit + growth)
+        if error is None:
+            return outcome
+        if concerns_every_row(error) and self.stopped_by is None:
+            self.stopped_by = error
+        if (error.code == MessagingErrorCodes.RATE_LIMITED and not error.outcome_unknown
+                and job.tries < MAX_AGAIN and self.stopped_by is None):
+            self._seq += 1
+            self.again.append(BatchJob(self._seq, job.index, job.item, job.tries + 1, outcome))
+            return None
+        return outcome
+
+    def not_attempted(self, index: int, item: Any) -> BatchSendResult:
+        cause = self.stopped_by
+        assert cause is not None
+        return BatchSendResult(index, item.id if isinstance(item, Message) else "", Err(
+            ErrorInfo(ConnectorErrorCodes.NOT_ATTEMPTED,
+                      f"not sent: the batch stopped at an error that concerns every message "
+                      f"({cause.code}: {cause.message})",
+                      details={"cause": str(cause.code)})))
+
+    def cut_short(self, job: BatchJob) -> BatchSendResult:
+        """The result of a send the batch's closing did not wait for: it may have been sent."""
+        if job.last is not None:  # waiting to go again: nothing left since it was throttled
+            return job.last  # type: ignore[no-any-return]
+        item = job.item
+        return BatchSendResult(job.index, item.id if isinstance(item, Message) else "", Err(
+            ErrorInfo(ConnectorErrorCodes.SEND_BATCH_ERROR,
+                      "the batch was closed before this send finished; the provider may have "
+                      "received it", outcome_unknown=True, details={"cut_short": True})))
+
+
+def report_after_close(
+    after_close: Callable[[BatchSendResult], object] | None, result: BatchSendResult
+) -> None:
+    """Hand a result the closed batch could not yield to ``after_close`` (a raising callback is
+    logged: the other results still reach it)."""
+    if after_close is None:
+        return
+    try:
+        after_close(result)
+    except Exception:
+        _log.exception("send_batch's after_close callback raised for message %s",
+                       result.message_id)

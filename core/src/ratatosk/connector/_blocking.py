@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._models import Message
 from .._results import BatchSendResult, Err, Result
 from ._base import Connector, ConnectorState, _item_id
-from ._batch import BatchSource
+from ._batch import BatchJob, BatchPacer, BatchSource, report_after_close
 from ._operation import drive_blocking, operations_of
 
 if TYPE_CHECKING:
@@ -116,51 +116,97 @@ class BlockingConnector:
         self.connector.rate_limiter = limiter
 
     def send_batch(
-        self, messages: Iterable[Message], *, concurrency: int = 16
+        self,
+        messages: Iterable[Message],
+        *,
+        concurrency: int = 16,
+        after_close: Callable[[BatchSendResult], object] | None = None,
+        close_timeout: float = 30.0,
     ) -> Generator[BatchSendResult, None, None]:
-        """See :meth:`Connector.send_batch`; returns an iterator (close it to stop early:
-        sends not started are cancelled, those already running are finished)."""
+        """See :meth:`Connector.send_batch`; returns an iterator. Closing it early takes no new
+        message, waits up to ``close_timeout`` for the sends running in the pool and passes
+        their results to ``after_close`` (a send still running then is reported as outcome
+        unknown: a thread cannot be cancelled, it finishes in the background)."""
         if isinstance(messages, AsyncIterable) and not isinstance(messages, Iterable):
             raise TypeError("the blocking send_batch takes an iterable, not an async iterable")
-        return self._send_batch(BatchSource(messages, concurrency))
+        return self._send_batch(BatchSource(messages, concurrency), after_close, close_timeout)
 
-    def _send_batch(self, source: BatchSource) -> Generator[BatchSendResult, None, None]:
+    def _send_batch(
+        self,
+        source: BatchSource,
+        after_close: Callable[[BatchSendResult], object] | None,
+        close_timeout: float,
+    ) -> Generator[BatchSendResult, None, None]:
         connector = self.connector
         error = connector.batch_refusal()
         if error is not None:
             while (pulled := source.next_blocking()) is not None:
                 yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
         elif source.concurrency == 1:
-            while (pulled := source.next_blocking()) is not None:
-                yield drive_blocking(connector, connector.batch_item(*pulled))
+            pacer: BatchPacer[BatchSendResult] = BatchPacer(connector, 1)
+            try:
+                while True:
+                    if pacer.again:
+                        job: BatchJob | BatchSendResult = pacer.again.popleft()
+                    elif (pulled := source.next_blocking()) is not None:
+                        job = pacer.admit(*pulled)
+                    else:
+                        break
+                    result = job if isinstance(job, BatchSendResult) else pacer.settle(
+                        job, drive_blocking(connector, pacer.flow(job)))
+                    if result is not None:
+                        yield result
+            finally:
+                for left in pacer.again:
+                    report_after_close(after_close, pacer.cut_short(left))
         else:
-            yield from self._send_batch_threads(source)
+            yield from self._send_batch_threads(source, after_close, close_timeout)
         source.raise_error()
 
-    def _send_batch_threads(self, source: BatchSource) -> Generator[BatchSendResult, None, None]:
+    def _send_batch_threads(
+        self,
+        source: BatchSource,
+        after_close: Callable[[BatchSendResult], object] | None,
+        close_timeout: float,
+    ) -> Generator[BatchSendResult, None, None]:
         futures = concurrent.futures
         connector = self.connector
-
-        def one(index: int, item: object) -> BatchSendResult:
-            return drive_blocking(connector, connector.batch_item(index, item))
-
+        pacer: BatchPacer[BatchSendResult] = BatchPacer(connector, source.concurrency)
         pool = futures.ThreadPoolExecutor(source.concurrency, thread_name_prefix="ratatosk-batch")
-        pending: set[concurrent.futures.Future[BatchSendResult]] = set()
+        running: dict[concurrent.futures.Future[BatchSendResult], BatchJob] = {}
+
+        def start(job: BatchJob) -> None:
+            running[pool.submit(drive_blocking, connector, pacer.flow(job))] = job
+
+        finished = False
+        late: set[concurrent.futures.Future[BatchSendResult]] = set()
         try:
-            while (pulled := source.next_blocking()) is not None:
-                pending.add(pool.submit(one, *pulled))
-                if len(pending) >= source.concurrency:
-                    done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-            while pending:
-                done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            while True:
+                while len(running) < pacer.window():
+                    if pacer.again:
+                        start(pacer.again.popleft())
+                    elif (pulled := source.next_blocking()) is None:
+                        break
+                    elif isinstance(job := pacer.admit(*pulled), BatchSendResult):
+                        yield job
+                    else:
+                        start(job)
+                if not running:
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    if (result := pacer.settle(running.pop(future), future.result())):
+                        yield result
+            finished = True
         finally:
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True)
+            if not finished:
+                done, late = futures.wait(running, timeout=close_timeout)
+                for future, job in running.items():
+                    report_after_close(after_close, future.result() if future in done
+                                       else pacer.cut_short(job))
+                for job in pacer.again:
+                    report_after_close(after_close, pacer.cut_short(job))
+            pool.shutdown(wait=not late, cancel_futures=True)
 
     def __enter__(self: B) -> B:
         if self.connector.state is ConnectorState.UNINITIALIZED:
