@@ -4,6 +4,7 @@ API keys, DSNs and health — async and blocking."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -261,18 +262,19 @@ async def test_rate_limited_sends_are_retried_until_they_pass() -> None:
         connector.blocking().shutdown()
 
 
-def test_rate_limited_without_retries_reports_retry_after() -> None:
+async def test_rate_limited_without_retries_reports_retry_after() -> None:
+    # four sends at once, not a batch (a batch would slow down and send the throttled again)
     with TwilioSandbox(max_concurrency=1, latency=0.1) as sb:
         connector = TwilioSmsConnector(None, sandbox_settings(sb, MaxRetries="0"))
-        results = list(connector.blocking().send_batch(_batch(4), concurrency=4))
-        limited = [r.result.error for r in results if r.result.error is not None]
+        results = await asyncio.gather(*(connector.send_message(m) for m in _batch(4)))
+        limited = [r.error for r in results if r.error is not None]
         assert limited, "the sandbox let every concurrent send through"
         for error in limited:
             assert error.code == MessagingErrorCodes.RATE_LIMITED
             assert error.provider_code == "20429"
             assert error.retryable and error.retry_after == 1.0
         assert len(sb.messages) == len(results) - len(limited)
-        connector.blocking().shutdown()
+        await connector.shutdown()
 
 
 # -- WhatsApp, API keys, DSNs -----------------------------------------------------------------
