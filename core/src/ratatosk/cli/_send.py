@@ -28,6 +28,7 @@ from .._settings import ConnectionSettings, SettingsParseError
 from ..campaign import CampaignControl, CampaignRow, reconcile_unknown, run_campaign
 from ..connector import concerns_every_row
 from ..ledger import DeliveryState, LedgerError, PostgresLedger, SqliteLedger
+from ..ratelimit import RateLimiterUnavailable, SharedRateLimiter
 from ._main import UsageError, use_rich
 
 
@@ -212,6 +213,21 @@ def configure_send(parser: argparse.ArgumentParser) -> None:
         help="send outcome-unknown rows again, after asking the provider about each one it can "
         "be asked about (status query)",
     )
+    limit = parser.add_argument_group(
+        "rate limit (shared by every process sending for the same account and sender)")
+    limit.add_argument(
+        "--rate-limit",
+        metavar="LIMIT",
+        help="at most this many segments, e.g. '1/second' (a US long code) or "
+        "'30 per 10 seconds', counted in Redis across every process and machine using the same "
+        "store, provider account and --from sender",
+    )
+    limit.add_argument(
+        "--rate-limit-store",
+        metavar="URL",
+        help="the limit's Redis store (default: $RATATOSK_RATE_LIMIT_STORE, else "
+        f"{DEFAULT_RATE_LIMIT_STORE})",
+    )
     parser.add_argument(
         "--grace",
         type=float,
@@ -348,7 +364,11 @@ def run_send(args: argparse.Namespace) -> int:
     props = _properties(args.property)
     if args.file is not None:
         _check_report_path(args.file, _report_path(args))
+    if args.rate_limit_store and not args.rate_limit:
+        raise UsageError("--rate-limit-store goes with --rate-limit LIMIT")
     connector = build_connector(args)
+    if args.rate_limit:
+        connector.rate_limiter = shared_limiter(connector, args)
     if args.file is None:
         return _send_one(connector, _build({"to": args.to, "id": args.id}, args, props), args)
     ledger = open_ledger(args.ledger) if args.campaign else None
@@ -357,6 +377,23 @@ def run_send(args: argparse.Namespace) -> int:
     finally:
         if ledger is not None:
             ledger.close()
+
+
+DEFAULT_RATE_LIMIT_STORE = "redis://127.0.0.1:6379/0"
+
+
+def shared_limiter(connector: Any, args: argparse.Namespace) -> Any:
+    """The ``SharedRateLimiter`` ``--rate-limit`` asks for: keyed by the connector's account
+    (``rate_limit_account``) and the ``--from`` sender (``default`` without one)."""
+    store = (args.rate_limit_store or os.environ.get("RATATOSK_RATE_LIMIT_STORE")
+             or DEFAULT_RATE_LIMIT_STORE)
+    try:
+        return SharedRateLimiter(store, account=connector.rate_limit_account,
+                                 sender=args.from_ or "default", limit=args.rate_limit)
+    except RateLimiterUnavailable as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(f"--rate-limit {args.rate_limit!r}: {exc}") from None
 
 
 def _report_path(args: argparse.Namespace) -> Path:

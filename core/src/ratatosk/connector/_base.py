@@ -79,7 +79,12 @@ from .._status import StatusTracker
 from .._values import parse_number
 from .._webhooks import WebhookKind, WebhookReply
 from ..plugins import get_plugin_manager
-from ..schema import COMMON_PARAMETERS, ChannelCapability, ChannelSchema
+from ..schema import (
+    COMMON_PARAMETERS,
+    AuthenticationFieldRole,
+    ChannelCapability,
+    ChannelSchema,
+)
 from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
 from ._batch import BatchJob, BatchPacer, BatchSource, report_after_close
 from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
@@ -367,6 +372,20 @@ class Connector(Generic[S]):
     def settings(self) -> ConnectionSettings:
         """The settings as given (a private copy; secrets are masked in its repr)."""
         return self._settings
+
+    @property
+    def rate_limit_account(self) -> str:
+        """Whose throughput limit this connector's sends count against, as a shared rate
+        limiter's ``account`` key: ``"<provider>:<principal>"`` (``twilio:AC…``, ``vonage:<api
+        key>``), the principal being that of the first authentication configuration whose
+        principal is set; just ``"<provider>"`` without one."""
+        provider = self._schema.connector_id.split("/", 1)[0]
+        for auth in self._schema.authentication:
+            name = auth.field_for(AuthenticationFieldRole.PRINCIPAL)
+            value = self._settings.get_parameter(name) if name else None
+            if value:
+                return f"{provider}:{value}"
+        return provider
 
     @property
     def parameters(self) -> dict[str, Any]:
