@@ -1,8 +1,10 @@
 """The helpers provider authors no longer write by hand: HTTP errors to standard codes, form
-bodies, and webhook fields read from a query string, a form or a JSON object in one call."""
+bodies, webhook fields read from a query string, a form or a JSON object in one call, and the
+lazy loading of a plugin's commands."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -139,3 +141,29 @@ def test_field_items_from_a_form_or_a_json_object() -> None:
 def test_unreadable_fields_are_one_clear_error(source: MessageSource, problem: str) -> None:
     with pytest.raises(InvalidSourceData, match=problem):
         source.field_items()
+
+
+def test_lazy_callable_imports_its_target_on_first_call_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from ratatosk.provider import lazy_callable
+
+    (tmp_path / "ratatosk_lazy_probe.py").write_text(
+        "calls = []\n"
+        "def target(*args, **kw):\n"
+        "    calls.append((*args, *kw.values()))\n"
+        "    return len(calls)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "ratatosk_lazy_probe", raising=False)
+    fn = lazy_callable("ratatosk_lazy_probe:target")
+    assert "ratatosk_lazy_probe" not in sys.modules and fn.__name__ == "target"
+    assert fn(1, k=2) == 1 and fn(3) == 2
+    assert sys.modules["ratatosk_lazy_probe"].calls == [(1, 2), (3,)]
+    sys.modules.pop("ratatosk_lazy_probe")
+    for bad in ("no_colon", "mod:", ":fn", "mod:not-a-name"):
+        with pytest.raises(ValueError):
+            lazy_callable(bad)
+    missing = lazy_callable("ratatosk_no_such_module_xyz:f")
+    with pytest.raises(ModuleNotFoundError):
+        missing()

@@ -24,7 +24,9 @@ A provider (Twilio's, or a third party's in another repository) imports from her
 - Webhooks: :class:`MessageSource` (``field_items()`` reads a GET query string, a form or a JSON
   object in one call; ``query_items()``), :class:`WebhookKind`, :class:`WebhookReply`, the
   de-duplication store protocol and its in-memory default.
-- Plugins: :data:`hookimpl`.
+- Plugins: :data:`hookimpl`, :func:`lazy_callable` (a command's ``configure``/``run`` or a demo
+  sandbox factory imported on first use, so the plugin module stays cheap to import),
+  :func:`serve_in_foreground`.
 """
 
 from ._dedup import DeduplicationStore, InMemoryDeduplicationStore
@@ -37,6 +39,7 @@ from ._errors import (
 )
 from ._foreground import serve_in_foreground
 from ._headers import Headers
+from ._lazy import lazy_callable
 from ._sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -139,6 +142,7 @@ __all__ = [
     "hookimpl",
     "immediately",
     "is_gsm7",
+    "lazy_callable",
     "operation",
     "pack_segments",
     "parse_retry_after",

@@ -6,14 +6,16 @@ the ``ratatosk`` group; importing it is cheap (the connectors load when the hook
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ratatosk
+from ratatosk.provider import lazy_callable
 
 if TYPE_CHECKING:
     from ratatosk import Connector
+
+_CONTROL = "ratatosk_vonage.sandbox._control_cli"  # loaded when a command runs, not on start-up
 
 __all__ = [
     "ratatosk_register_commands",
@@ -32,43 +34,6 @@ def ratatosk_register_connectors(register: Callable[[type[Connector]], None]) ->
     register(VonageSmsConnector)
 
 
-def _configure_sandbox(parser: argparse.ArgumentParser) -> None:
-    from .sandbox._cli import DESCRIPTION, add_arguments
-
-    parser.description = DESCRIPTION
-    add_arguments(parser)
-
-
-def _run_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox._cli import run
-
-    return run(args)
-
-
-def _configure_inbound(parser: argparse.ArgumentParser) -> None:
-    from .sandbox._control_cli import configure_inbound
-
-    configure_inbound(parser)
-
-
-def _run_inbound(args: argparse.Namespace) -> int:
-    from .sandbox._control_cli import run_inbound
-
-    return run_inbound(args)
-
-
-def _configure_advance(parser: argparse.ArgumentParser) -> None:
-    from .sandbox._control_cli import configure_advance
-
-    configure_advance(parser)
-
-
-def _run_advance(args: argparse.Namespace) -> int:
-    from .sandbox._control_cli import run_advance
-
-    return run_advance(args)
-
-
 @ratatosk.hookimpl
 def ratatosk_register_commands(cli: Any) -> None:
     """Add ``ratatosk vonage sandbox`` (a local Vonage-compatible server), ``ratatosk vonage
@@ -78,30 +43,24 @@ def ratatosk_register_commands(cli: Any) -> None:
     group.add_command(
         "inbound",
         help="Make a running Vonage sandbox send a signed inbound message to a webhook",
-        configure=_configure_inbound,
-        run=_run_inbound,
+        configure=lazy_callable(f"{_CONTROL}:configure_inbound"),
+        run=lazy_callable(f"{_CONTROL}:run_inbound"),
     )
     group.add_command(
         "advance",
         help="Move a running Vonage sandbox's messages to their next status",
-        configure=_configure_advance,
-        run=_run_advance,
+        configure=lazy_callable(f"{_CONTROL}:configure_advance"),
+        run=lazy_callable(f"{_CONTROL}:run_advance"),
     )
     group.add_command(
         "sandbox",
         help="Run a local Vonage-compatible server: Messages API and SMS API (the Vonage sandbox)",
-        configure=_configure_sandbox,
-        run=_run_sandbox,
+        configure=lazy_callable("ratatosk_vonage.sandbox._cli:configure"),
+        run=lazy_callable("ratatosk_vonage.sandbox._cli:run"),
     )
-
-
-def _demo_sandbox(hooks_url: str) -> Any:
-    from .sandbox._demo import demo_sandbox
-
-    return demo_sandbox(hooks_url)
 
 
 @ratatosk.hookimpl
 def ratatosk_register_demo_sandboxes(register: Callable[[str, Callable[[str], Any]], None]) -> None:
     """Offer the Vonage sandbox to ``ratatosk demo`` (the same application on every provider)."""
-    register("vonage", _demo_sandbox)
+    register("vonage", lazy_callable("ratatosk_vonage.sandbox._demo:demo_sandbox"))

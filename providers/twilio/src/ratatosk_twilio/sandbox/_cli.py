@@ -25,7 +25,7 @@ from ._errors import catalogue_message
 from ._sandbox import TwilioSandbox
 from ._store import MessageRecord
 
-__all__ = ["banner", "build_parser", "dsn_for", "main"]
+__all__ = ["add_arguments", "banner", "build_parser", "configure", "dsn_for", "main", "run"]
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -99,13 +99,26 @@ def _port(text: str) -> int:
     return port
 
 
+DESCRIPTION = (
+    "Run a local, Twilio-compatible Messages API server for development, demos and tests. Point "
+    "a client's base URL at the printed address and use the printed credentials."
+)
+
+
 def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Run a local, Twilio-compatible Messages API server for development, demos "
-        "and tests. Point a client's base URL at the printed address and use the printed "
-        "credentials.",
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``ratatosk twilio sandbox``: the sandbox's description and options."""
+    parser.description = DESCRIPTION
+    add_arguments(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options (``ratatosk twilio sandbox`` and ``python -m``)."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
     parser.add_argument("--account-sid", help="Account SID to accept (default: generated)")
@@ -133,7 +146,6 @@ def build_parser(prog: str = "ratatosk twilio sandbox") -> argparse.ArgumentPars
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print every message and status change"
     )
-    return parser
 
 
 def _log_message(record: MessageRecord) -> None:
@@ -149,8 +161,11 @@ def _log_message(record: MessageRecord) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C or SIGTERM; 0 then, 1 when the server cannot start, 2 for a bad
     option value."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace, prog: str = "ratatosk twilio sandbox") -> int:
+    """Run the sandbox with parsed options (see ``add_arguments``) until Ctrl-C or SIGTERM."""
     try:
         sandbox = TwilioSandbox(
             args.host,
@@ -166,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             latency=args.latency,
         )
     except ValueError as exc:  # a bad option value: one line and status 2, as docs/cli.md says
-        print(f"{parser.prog}: error: {exc} (see '{parser.prog} --help')", file=sys.stderr)
+        print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2
     if args.verbose:
         sandbox._engine.observer = _log_message

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._models import SandboxMessage
     from ._sandbox import VonageSandbox
 
-__all__ = ["add_arguments", "banner", "build_parser", "dsn_for", "main", "run"]
+__all__ = ["add_arguments", "banner", "build_parser", "configure", "dsn_for", "main", "run"]
 
 _EXTRA = {
     "15550000013": " (WhatsApp: read after delivered)",
@@ -113,6 +113,12 @@ def build_parser(prog: str = "ratatosk vonage sandbox") -> argparse.ArgumentPars
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_arguments(parser)
     return parser
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``ratatosk vonage sandbox``: the sandbox's description and options."""
+    parser.description = DESCRIPTION
+    add_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
