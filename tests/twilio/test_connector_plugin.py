@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -88,28 +89,38 @@ def test_error_codes_are_the_seeds_twelve() -> None:
 def test_sandbox_command_passes_its_options_through(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import ratatosk_twilio.sandbox as sandbox
+    from ratatosk_twilio.sandbox import _cli as sandbox_cli
 
-    calls: list[list[str]] = []
+    built: list[tuple[str, int, dict[str, Any]]] = []
+    served: list[Any] = []
 
-    def fake_main(argv: list[str] | None = None) -> int:
-        calls.append(list(argv or []))
+    class FakeSandbox:  # records what the command builds; serving is faked below
+        def __init__(self, host: str, port: int, **options: Any) -> None:
+            built.append((host, port, options))
+            self._engine = SimpleNamespace(observer=None)
+
+    def fake_serve(box: Any, banner: Any, *, where: str) -> int:
+        served.append(box)
         return 3
 
-    monkeypatch.setattr(sandbox, "main", fake_main)
+    monkeypatch.setattr(sandbox_cli, "TwilioSandbox", FakeSandbox)
+    monkeypatch.setattr(sandbox_cli, "serve_in_foreground", fake_serve)
     cli = CommandRegistry.root()
     _plugin.ratatosk_register_commands(cli)
     assert "twilio" in cli.names
     status = cli_main(["twilio", "sandbox", "--port", "8111", "--progression", "manual", "-v",
                        "--account-sid", ACCOUNT])
     assert status == 3
-    assert sorted(calls[0]) == sorted(["--port", "8111", "--progression", "manual",
-                                       "--verbose", "--account-sid", ACCOUNT])
+    host, port, options = built[0]
+    assert (host, port) == ("127.0.0.1", 8111)
+    assert options["progression"] == "manual" and options["account_sid"] == ACCOUNT
+    assert served[0]._engine.observer is not None  # -v prints every message
     assert cli_main(["twilio", "sandbox"]) == 3
-    assert calls[1] == []
+    assert built[1][1] == 0 and built[1][2]["progression"] == "realtime"  # the defaults
+    assert served[1]._engine.observer is None
     assert cli_main(["twilio", "sandbox", "--help"]) == 0
     assert "--max-concurrency" in capsys.readouterr().out
-    assert len(calls) == 2
+    assert len(built) == 2
 
 
 def test_settings_from_the_environment() -> None:
