@@ -34,7 +34,7 @@ def test_two_cli_processes_share_one_rate_limit_within_five_percent(tmp_path: Pa
             path = tmp_path / f"{part}.csv"
             path.write_text("to,text\n" + "".join(
                 f"+1555040{i:04d},hello {part}{i}\n" for i in range(30)), encoding="utf-8")
-            args, env = command(box, path, "--rate-limit", "10 per 1 second")
+            args, env = command(box, path, "--rate-limit", "20 per 2 seconds")
             procs.append(subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True))
         outputs = [p.communicate(timeout=120) for p in procs]
@@ -42,8 +42,9 @@ def test_two_cli_processes_share_one_rate_limit_within_five_percent(tmp_path: Pa
         created = sorted(m.date_created.timestamp() for m in box.messages)
         account = box.account_sid
     assert len(created) == 60
-    # 10 at once, then one as each leaves the one-second window: 60 take 5 s plus that window
-    rate = len(created) / (created[-1] - created[0] + 1.0)
+    # 20 at once, then more as each leaves the two-second window: 60 take 4 s plus that window
+    # (a window of two absorbs a process that stalls for a moment, as on a loaded CI machine)
+    rate = len(created) / (created[-1] - created[0] + 2.0)
     assert abs(rate / 10 - 1) <= 0.05, rate
     client = redis.Redis.from_url(REDIS)
     keys = list(client.scan_iter(match=f"*{account}*"))
