@@ -85,8 +85,8 @@ async def test_stop_takes_no_new_rows_and_abort_records_in_flight_as_unknown(
                                          concurrency=3, control=control):
             results.append(result)
             control.stop()  # after the first result: the sends in flight finish, no new ones
-        taken = len(results)
-        assert 3 <= taken <= 6 and all(r.delivery.state is DeliveryState.SENT for r in results)
+        taken = len(results)  # the slow start sent one row alone: it may be all there was
+        assert 1 <= taken <= 6 and all(r.delivery.state is DeliveryState.SENT for r in results)
         assert len(box.messages) == taken
 
         control = CampaignControl()
@@ -101,11 +101,14 @@ async def test_stop_takes_no_new_rows_and_abort_records_in_flight_as_unknown(
                                              concurrency=3, control=control)]
         await task
         assert sum(r.skipped for r in cut) == taken
-        assert len(cut) == taken + 3
         interrupted = [r for r in cut if r.interrupted]
-        assert len(interrupted) == 3
+        sent_now = [r for r in cut if r.delivery.sent_now]
+        assert interrupted  # the abort cut the sends in flight short...
         assert all(r.delivery.state is DeliveryState.OUTCOME_UNKNOWN for r in interrupted)
-        assert ledger.summary("stop").count(DeliveryState.OUTCOME_UNKNOWN) == 3
+        assert ledger.summary("stop").count(DeliveryState.OUTCOME_UNKNOWN) == len(interrupted)
+        # ...and every request that reached the provider is accounted for, once
+        assert len(box.messages) == taken + len(sent_now) + len(interrupted)
+        assert len(cut) == taken + len(sent_now) + len(interrupted)
         await connector.shutdown()
 
 

@@ -9,8 +9,8 @@ from attrs import define, field, frozen
 
 from .._errors import ErrorInfo
 from .._models import Message
-from ..connector._batch import BatchJob, BatchPacer
-from ..connector._operation import Effect, drive_async
+from ..connector._batch import BatchJob, BatchPacer, BatchSource, run_paced
+from ..connector._operation import Effect
 from ..ledger import DeliveryState, Ledger, LedgerEntry, idempotency_key
 from ..schema import ChannelCapability
 from ._deliver import Delivery, default_worker, delivery
@@ -103,132 +103,58 @@ async def run_campaign(
     if control.aborted:
         control._event.set()
     owner = worker or default_worker()
-    aiter_ = rows.__aiter__() if isinstance(rows, AsyncIterable) else None
-    iter_ = iter(rows) if aiter_ is None else None  # type: ignore[arg-type]
-    lock = asyncio.Lock()
-    counter = 0
-    queue: asyncio.Queue[CampaignResult | None] = asyncio.Queue()
-    in_flight: dict[int, CampaignRow] = {}
-    failure: list[BaseException] = []
 
-    async def pull() -> tuple[int, CampaignRow] | None:
-        nonlocal counter
-        async with lock:
-            if control.stopped:
-                return None
-            try:
-                item = (await aiter_.__anext__() if aiter_ is not None
-                        else next(iter_))  # type: ignore[arg-type]
-            except (StopIteration, StopAsyncIteration):
-                control.stopped = True
-                return None
-            index = counter
-            counter += 1
-        return index, item if isinstance(item, CampaignRow) else CampaignRow(item)
+    def as_row(item: CampaignRow | Message) -> CampaignRow:
+        return item if isinstance(item, CampaignRow) else CampaignRow(item)
 
-    def one(conn: Connector, index: int, row: CampaignRow,
+    def one(conn: Connector, index: int, item: CampaignRow | Message,
             ) -> Generator[Effect, Any, CampaignResult]:
+        row = as_row(item)
         done = yield from delivery(conn, row.message, ledger=ledger, campaign=name,
                                    row_key=row.key, worker=owner)
         return CampaignResult(index, row, done, skipped=not done.sent_now)
 
-    # the same pacing as send_batch: a slow start, half as many in flight when throttled, a row
-    # that ended RATE_LIMITED sent again (its ledger entry is "failed": sendable), stop at once
+    def interrupted(job: BatchJob) -> CampaignResult:
+        """A send the abort cut short: its delivery recorded itself as it closed."""
+        row = as_row(job.item)
+        key = idempotency_key(name, row.key)
+        entry = ledger.get(key)
+        state = entry.state if entry is not None else DeliveryState.PENDING
+        return CampaignResult(job.index, row, Delivery(key, row.key, state, entry),
+                              interrupted=True)
+
+    # send_batch's pacing and engine: a slow start, half as many in flight when throttled, a
+    # row that ended RATE_LIMITED sent again (its ledger entry is "failed": sendable), stop at
+    # once; a row read after the stop is dropped (not recorded, so a rerun sends it)
     pacer: BatchPacer[CampaignResult] = BatchPacer(
-        connector, max(1, concurrency), start=one, result_of=lambda r: r.delivery.result)
-    opened = asyncio.Condition()
-    active = 0
-
-    async def take() -> BatchJob | CampaignResult | None:
-        """A job within the window: a row to send again, or the next row; None at the end."""
-        nonlocal active
-        async with opened:
-            await opened.wait_for(lambda: active < pacer.window())
-            if pacer.again:
-                job = pacer.again.popleft()
-                if control.stopped:  # not sent again: it stays "failed" (a rerun sends it)
-                    return job.last  # type: ignore[no-any-return]
-                active += 1
-                return job
-            active += 1  # the slot is held while the input is read
-        pulled = await pull()
-        if pulled is None:
-            await release()
-            return None
-        admitted = pacer.admit(*pulled)
-        assert isinstance(admitted, BatchJob)  # the pacer stops only where control.stopped does
-        return admitted
-
-    async def release() -> None:
-        nonlocal active
-        async with opened:
-            active -= 1
-            opened.notify_all()
-
-    async def work() -> None:
-        try:
-            while (job := await take()) is not None:
-                if isinstance(job, CampaignResult):
-                    await queue.put(job)
-                    continue
-                in_flight[job.index] = job.item
-                try:
-                    outcome = await drive_async(connector, pacer.flow(job))
-                finally:
-                    in_flight.pop(job.index, None)
-                    await release()
-                result = pacer.settle(job, outcome)
-                if pacer.stopped_by is not None and not control.stopped:
-                    control.reason = pacer.stopped_by
-                    control.stopped = True
-                if result is not None:
-                    await queue.put(result)
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:  # the input or the ledger failed: stop and re-raise it
-            failure.append(exc)
-            control.stopped = True
-        await queue.put(None)
-
-    tasks = [asyncio.ensure_future(work()) for _ in range(max(1, concurrency))]
+        connector, max(1, concurrency), start=one, result_of=lambda r: r.delivery.result,
+        refuse=None, cut=interrupted)
+    source = BatchSource(rows, max(1, concurrency),
+                         stop=lambda: control.stopped or pacer.stopped_by is not None)
+    cut: list[CampaignResult] = []
+    engine = run_paced(connector, source, pacer, after_close=cut.append)
     aborter = asyncio.ensure_future(control._event.wait())
-    running = len(tasks)
     try:
-        while running:
-            getter = asyncio.ensure_future(queue.get())
+        while True:
+            getter = asyncio.ensure_future(anext(engine))
             await asyncio.wait({getter, aborter}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
+            if not getter.done():  # aborted: the engine cancels the sends in flight at once
                 getter.cancel()
+                await asyncio.gather(getter, return_exceptions=True)
                 break
-            item = getter.result()
-            if item is None:
-                running -= 1
-            else:
-                yield item
-        # aborted: cancel the sends in flight; each records its own outcome as it closes
-        cut = dict(in_flight)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        while not queue.empty():
-            item = queue.get_nowait()
-            if item is not None:
-                cut.pop(item.index, None)
-                yield item
-        for index, row in sorted(cut.items()):
-            key = idempotency_key(name, row.key)
-            entry = ledger.get(key)
-            state = entry.state if entry is not None else DeliveryState.PENDING
-            yield CampaignResult(index, row, Delivery(key, row.key, state, entry),
-                                 interrupted=True)
-        for waiting in pacer.again:  # throttled, waiting to go again: not sent, still "failed"
-            yield waiting.last
+            try:
+                result = getter.result()
+            except StopAsyncIteration:
+                break
+            yield result
+        for result in cut:  # what the abort cut short, and rows waiting to go again
+            yield result
     finally:
+        if pacer.stopped_by is not None and control.reason is None:
+            control.reason = pacer.stopped_by
+            control.stopped = True
         aborter.cancel()
-        for task in tasks:
-            task.cancel()
-    if failure:
-        raise failure[0]
+        await engine.aclose()
 
 
 async def reconcile_unknown(

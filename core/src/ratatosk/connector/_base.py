@@ -13,6 +13,7 @@ flow with retries -> ``ratatosk_after_send`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
@@ -86,8 +87,8 @@ from ..schema import (
     ChannelSchema,
 )
 from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
-from ._batch import BatchJob, BatchPacer, BatchSource, report_after_close
-from ._operation import CloseTransports, Effect, Operation, Sleep, drive_async, operation
+from ._batch import BatchPacer, BatchSource, run_paced
+from ._operation import CloseTransports, Effect, Operation, Sleep, operation
 from ._runtime import Runtime
 
 if TYPE_CHECKING:
@@ -214,29 +215,6 @@ def immediately(result: Result[T]) -> Generator[Any, Any, Result[T]]:
 
 def _item_id(item: object) -> str:
     return item.id if isinstance(item, Message) else ""
-
-
-async def _close_batch(
-    pacer: BatchPacer[BatchSendResult],
-    running: dict[Any, BatchJob],
-    timeout: float,
-    after_close: Callable[[BatchSendResult], object] | None,
-) -> None:
-    """An async batch closed early: wait (bounded) for the sends in flight, cancel the rest, and
-    report every one of them, and those waiting to go again, to ``after_close``."""
-    import asyncio
-
-    if running:
-        _, late = (await asyncio.wait(running, timeout=timeout) if timeout > 0
-                   else (set(), set(running)))
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-    for task, job in running.items():
-        failed = task.cancelled() or task.exception() is not None
-        report_after_close(after_close, pacer.cut_short(job) if failed else task.result())
-    for job in pacer.again:
-        report_after_close(after_close, pacer.cut_short(job))
 
 
 class Connector(Generic[S]):
@@ -982,54 +960,12 @@ class Connector(Generic[S]):
                 yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
             source.raise_error()
             return
-        import asyncio  # here, not at import: the blocking path and the CLI never need it
-
         pacer: BatchPacer[BatchSendResult] = BatchPacer(self, concurrency)
-        running: dict[asyncio.Future[BatchSendResult], BatchJob] = {}
-        pull: asyncio.Future[tuple[int, Any] | None] | None = None  # an async input's next
-        ready: tuple[int, Any] | None = None  # what it gave, not yet taken
-        finished = False
-        try:
-            while True:
-                while len(running) < pacer.window():  # fill the window: again, then new
-                    if pacer.again:
-                        job_or_result: BatchJob | BatchSendResult = pacer.again.popleft()
-                    elif ready is not None:
-                        job_or_result, ready = pacer.admit(*ready), None
-                    elif source.is_async or (pulled := source.next_blocking()) is None:
-                        break
-                    else:
-                        job_or_result = pacer.admit(*pulled)
-                    if isinstance(job_or_result, BatchSendResult):
-                        yield job_or_result
-                    else:
-                        running[asyncio.ensure_future(
-                            drive_async(self, pacer.flow(job_or_result)))] = job_or_result
-                if (pull is None and ready is None and source.is_async
-                        and not source.exhausted and len(running) < pacer.window()):
-                    pull = asyncio.ensure_future(source.next())
-                waiting: set[asyncio.Future[Any]] = set(running)
-                if pull is not None:
-                    waiting.add(pull)
-                if not waiting:
-                    break
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if pull is not None and pull in done:
-                    ready, pull = pull.result(), None
-                for task in done:
-                    job = running.pop(task, None)
-                    if job is not None and (result := pacer.settle(job, task.result())):
-                        yield result
-            finished = True
-        except asyncio.CancelledError:
-            close_timeout = 0.0  # the consumer was cancelled: do not hold it up
-            raise
-        finally:
-            if pull is not None:
-                pull.cancel()
-            if not finished:
-                await _close_batch(pacer, running, close_timeout, after_close)
-        source.raise_error()
+        engine = run_paced(self, source, pacer, after_close=after_close,
+                           close_timeout=close_timeout)
+        async with contextlib.aclosing(engine):  # closed early: the engine closes its sends
+            async for result in engine:
+                yield result
 
     @operation
     def get_message_status(self, remote_id: str) -> Operation[StatusUpdate]:

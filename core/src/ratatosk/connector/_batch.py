@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from attrs import define, field, frozen
@@ -13,7 +21,7 @@ from attrs import define, field, frozen
 from .._errors import ConnectorErrorCodes, ErrorInfo, MessagingErrorCodes
 from .._models import Message
 from .._results import BatchSendResult, Err, Result
-from ._operation import Effect, Sleep
+from ._operation import Effect, Sleep, drive_async
 
 if TYPE_CHECKING:
     import asyncio
@@ -36,6 +44,8 @@ class BatchSource:
 
     items: Iterable[Any] | AsyncIterable[Any]
     concurrency: int = 16
+    stop: Callable[[], bool] | None = None
+    """Asked before each pull: true ends the input there (a campaign told to stop)."""
     _iterator: Iterator[Any] | None = field(init=False, default=None)
     _aiterator: AsyncIterator[Any] | None = field(init=False, default=None)
     _lock: asyncio.Lock | None = field(init=False, default=None)
@@ -59,7 +69,7 @@ class BatchSource:
 
     async def next(self) -> tuple[int, Any] | None:
         """The next item and its index, or None when the input is exhausted (or failed)."""
-        if self._done:
+        if self._done or self._stopped():
             return None
         if self._aiterator is None:
             return self.next_blocking()
@@ -89,7 +99,7 @@ class BatchSource:
 
     def next_blocking(self) -> tuple[int, Any] | None:
         """:meth:`next` for a plain iterable (the thread-pool engine and the async one)."""
-        if self._done or self._iterator is None:
+        if self._done or self._iterator is None or self._stopped():
             return None
         try:
             item = next(self._iterator)
@@ -100,6 +110,11 @@ class BatchSource:
             self.fail(exc)
             return None
         return self._numbered(item)
+
+    def _stopped(self) -> bool:
+        if self.stop is not None and self.stop():
+            self._done = True
+        return self._done
 
     def _numbered(self, item: Any) -> tuple[int, Any]:
         index = self._index
@@ -161,6 +176,24 @@ def _send_result(outcome: Any) -> Result[Any] | None:
     return outcome.result  # type: ignore[no-any-return]
 
 
+def _item_id(item: Any) -> str:
+    return item.id if isinstance(item, Message) else ""
+
+
+def _not_attempted(index: int, item: Any, cause: ErrorInfo) -> BatchSendResult:
+    return BatchSendResult(index, _item_id(item), Err(ErrorInfo(
+        ConnectorErrorCodes.NOT_ATTEMPTED,
+        f"not sent: the batch stopped at an error that concerns every message "
+        f"({cause.code}: {cause.message})", details={"cause": str(cause.code)})))
+
+
+def _cut_short(job: BatchJob) -> BatchSendResult:
+    return BatchSendResult(job.index, _item_id(job.item), Err(ErrorInfo(
+        ConnectorErrorCodes.SEND_BATCH_ERROR,
+        "the batch was closed before this send finished; the provider may have received it",
+        outcome_unknown=True, details={"cut_short": True})))
+
+
 @define(eq=False)
 class BatchPacer(Generic[R]):
     """Everything about a batch that does no I/O, shared by the async and the thread-pool engine.
@@ -176,17 +209,23 @@ class BatchPacer(Generic[R]):
     * **Stop at once:** after an error that :func:`concerns_every_row`, no new request leaves;
       every other message gets ``NOT_ATTEMPTED`` naming the cause (``stopped_by``).
 
-    What one send is, is pluggable: ``start(connector, index, item)`` is its operation (default:
-    the connector's ``batch_item``, giving a :class:`~ratatosk.BatchSendResult`) and
-    ``result_of(outcome)`` the send's ``Result`` in its outcome (None: nothing was sent, such as
-    a campaign row an earlier run settled). :func:`ratatosk.campaign.run_campaign` paces its
-    ledger-backed deliveries with the same class.
+    What one send is, is pluggable, so :func:`ratatosk.campaign.run_campaign` paces its
+    ledger-backed deliveries with the same class and engine (:func:`run_paced`):
+    ``start(connector, index, item)`` is its operation (default: the connector's
+    ``batch_item``, giving a :class:`~ratatosk.BatchSendResult`); ``result_of(outcome)`` the
+    send's ``Result`` in its outcome (None: nothing was sent, such as a campaign row an earlier
+    run settled); ``refuse(index, item, cause)`` the outcome of an item taken after the stop
+    (default ``NOT_ATTEMPTED``; None drops it: a campaign records nothing for it, so a rerun
+    sends it); ``cut(job)`` the outcome of a send a closing batch did not wait for (default a
+    ``SEND_BATCH_ERROR`` with ``outcome_unknown``).
     """
 
     connector: Connector
     ceiling: int
     start: Callable[[Connector, int, Any], Generator[Effect, Any, R]] = _batch_item
     result_of: Callable[[R], Result[Any] | None] = _send_result
+    refuse: Callable[[int, Any, ErrorInfo], R] | None = _not_attempted  # type: ignore[assignment]
+    cut: Callable[[BatchJob], R] = _cut_short  # type: ignore[assignment]
     limit: float = 1.0
     threshold: float = field(default=0.0)
     stopped_by: ErrorInfo | None = None
@@ -205,10 +244,11 @@ class BatchPacer(Generic[R]):
         """How many sends may be in flight now."""
         return max(1, int(self.limit))
 
-    def admit(self, index: int, item: Any) -> BatchJob | BatchSendResult:
-        """A job for the next input item, or its result when the batch has stopped."""
+    def admit(self, index: int, item: Any) -> BatchJob | R | None:
+        """A job for the next input item; once the batch has stopped, its outcome (``refuse``),
+        or None when it is dropped."""
         if self.stopped_by is not None:
-            return self.not_attempted(index, item)
+            return None if self.refuse is None else self.refuse(index, item, self.stopped_by)
         self._seq += 1
         return BatchJob(self._seq, index, item)
 
@@ -254,29 +294,13 @@ class BatchPacer(Generic[R]):
             return None
         return outcome
 
-    def not_attempted(self, index: int, item: Any) -> BatchSendResult:
-        cause = self.stopped_by
-        assert cause is not None
-        return BatchSendResult(index, item.id if isinstance(item, Message) else "", Err(
-            ErrorInfo(ConnectorErrorCodes.NOT_ATTEMPTED,
-                      f"not sent: the batch stopped at an error that concerns every message "
-                      f"({cause.code}: {cause.message})",
-                      details={"cause": str(cause.code)})))
-
-    def cut_short(self, job: BatchJob) -> BatchSendResult:
-        """The result of a send the batch's closing did not wait for: it may have been sent."""
-        if job.last is not None:  # waiting to go again: nothing left since it was throttled
-            return job.last  # type: ignore[no-any-return]
-        item = job.item
-        return BatchSendResult(job.index, item.id if isinstance(item, Message) else "", Err(
-            ErrorInfo(ConnectorErrorCodes.SEND_BATCH_ERROR,
-                      "the batch was closed before this send finished; the provider may have "
-                      "received it", outcome_unknown=True, details={"cut_short": True})))
+    def cut_short(self, job: BatchJob) -> R:
+        """The outcome of a send a closing batch did not wait for: it may have been sent (one
+        waiting to go again was not: its last outcome stands)."""
+        return job.last if job.last is not None else self.cut(job)
 
 
-def report_after_close(
-    after_close: Callable[[BatchSendResult], object] | None, result: BatchSendResult
-) -> None:
+def report_after_close(after_close: Callable[[R], object] | None, result: R) -> None:
     """Hand a result the closed batch could not yield to ``after_close`` (a raising callback is
     logged: the other results still reach it)."""
     if after_close is None:
@@ -284,5 +308,81 @@ def report_after_close(
     try:
         after_close(result)
     except Exception:
-        _log.exception("send_batch's after_close callback raised for message %s",
-                       result.message_id)
+        _log.exception("a batch's after_close callback raised (the other results still reach "
+                       "it)")
+
+
+async def run_paced(
+    connector: Connector,
+    source: BatchSource,
+    pacer: BatchPacer[R],
+    *,
+    after_close: Callable[[R], object] | None = None,
+    close_timeout: float = 30.0,
+) -> AsyncGenerator[R, None]:
+    """The async batch engine (``send_batch``, ``run_campaign``): fill the pacer's window, wait
+    for the first send to finish, settle it, yield its outcome; an async input is read
+    concurrently with the sends, so a slow input never holds back a finished result.
+
+    Closed early, it waits up to ``close_timeout`` (0 when the consumer was cancelled) for the
+    sends in flight and hands each outcome, and those of the jobs waiting to go again, to
+    ``after_close``; a send still running then is cancelled and reported as ``pacer.cut``.
+    """
+    import asyncio  # the async engine only: the blocking path never imports asyncio
+
+    running: dict[asyncio.Future[R], BatchJob] = {}
+    pull: asyncio.Future[tuple[int, Any] | None] | None = None  # an async input's next
+    ready: tuple[int, Any] | None = None  # what it gave, not yet taken
+    finished = False
+    try:
+        while True:
+            while len(running) < pacer.window():  # fill the window: again, then new
+                if pacer.again:
+                    admitted: BatchJob | R | None = pacer.again.popleft()
+                elif ready is not None:
+                    admitted, ready = pacer.admit(*ready), None
+                elif source.is_async or (pulled := source.next_blocking()) is None:
+                    break
+                else:
+                    admitted = pacer.admit(*pulled)
+                if isinstance(admitted, BatchJob):
+                    running[asyncio.ensure_future(
+                        drive_async(connector, pacer.flow(admitted)))] = admitted
+                elif admitted is not None:
+                    yield admitted
+            if (pull is None and ready is None and source.is_async and not source.exhausted
+                    and len(running) < pacer.window()):
+                pull = asyncio.ensure_future(source.next())
+            waiting: set[asyncio.Future[Any]] = set(running)
+            if pull is not None:
+                waiting.add(pull)
+            if not waiting:
+                break
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if pull is not None and pull in done:
+                ready, pull = pull.result(), None
+            for task in done:
+                job = running.pop(task, None)
+                if job is not None and (outcome := pacer.settle(job, task.result())) is not None:
+                    yield outcome
+        finished = True
+    except asyncio.CancelledError:
+        close_timeout = 0.0  # the consumer was cancelled: do not hold it up
+        raise
+    finally:
+        if pull is not None:
+            pull.cancel()
+        if not finished:
+            if running:
+                _, late = (await asyncio.wait(running, timeout=close_timeout)
+                           if close_timeout > 0 else (set(), set(running)))
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+            for task, job in running.items():
+                failed = task.cancelled() or task.exception() is not None
+                report_after_close(after_close,
+                                   pacer.cut_short(job) if failed else task.result())
+            for job in pacer.again:
+                report_after_close(after_close, pacer.cut_short(job))
+    source.raise_error()

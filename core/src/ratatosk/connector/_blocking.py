@@ -147,15 +147,15 @@ class BlockingConnector:
             try:
                 while True:
                     if pacer.again:
-                        job: BatchJob | BatchSendResult = pacer.again.popleft()
+                        job: BatchJob | BatchSendResult | None = pacer.again.popleft()
                     elif (pulled := source.next_blocking()) is not None:
                         job = pacer.admit(*pulled)
                     else:
                         break
-                    result = job if isinstance(job, BatchSendResult) else pacer.settle(
-                        job, drive_blocking(connector, pacer.flow(job)))
-                    if result is not None:
-                        yield result
+                    if isinstance(job, BatchJob):
+                        job = pacer.settle(job, drive_blocking(connector, pacer.flow(job)))
+                    if job is not None:
+                        yield job
             finally:
                 for left in pacer.again:
                     report_after_close(after_close, pacer.cut_short(left))
@@ -187,10 +187,10 @@ class BlockingConnector:
                         start(pacer.again.popleft())
                     elif (pulled := source.next_blocking()) is None:
                         break
-                    elif isinstance(job := pacer.admit(*pulled), BatchSendResult):
-                        yield job
-                    else:
+                    elif isinstance(job := pacer.admit(*pulled), BatchJob):
                         start(job)
+                    elif job is not None:
+                        yield job
                 if not running:
                     break
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
