@@ -34,7 +34,11 @@ def test_two_cli_processes_share_one_rate_limit_within_five_percent(tmp_path: Pa
             path = tmp_path / f"{part}.csv"
             path.write_text("to,text\n" + "".join(
                 f"+1555040{i:04d},hello {part}{i}\n" for i in range(30)), encoding="utf-8")
-            args, env = command(box, path, "--rate-limit", "20 per 2 seconds")
+            # in flight, each process can take the whole window's budget (20): the limit, not
+            # the senders' concurrency, sets the pace (a batch's slow start opens only as
+            # answers come, and they come one window apart once the budget is spent)
+            args, env = command(box, path, "--rate-limit", "20 per 2 seconds",
+                                "--concurrency", "32")
             procs.append(subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True))
         outputs = [p.communicate(timeout=120) for p in procs]
