@@ -87,7 +87,7 @@ from ..schema import (
     ChannelSchema,
 )
 from ..transports import AsyncTransport, Flow, SyncTransport, TransportError
-from ._batch import BatchPacer, BatchSource, run_paced
+from ._batch import BatchPacer, BatchSource, item_id, run_paced
 from ._operation import CloseTransports, Effect, Operation, Sleep, operation
 from ._runtime import Runtime
 
@@ -211,10 +211,6 @@ def immediately(result: Result[T]) -> Generator[Any, Any, Result[T]]:
     """An operation (or flow) that ends at once with ``result``, sending nothing."""
     return result
     yield  # a generator function: the unreachable yield makes this an operation
-
-
-def _item_id(item: object) -> str:
-    return item.id if isinstance(item, Message) else ""
 
 
 class Connector(Generic[S]):
@@ -957,7 +953,7 @@ class Connector(Generic[S]):
         error = self.batch_refusal()
         if error is not None:
             while (pulled := await source.next()) is not None:
-                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
+                yield BatchSendResult(pulled[0], item_id(pulled[1]), Err(error))
             source.raise_error()
             return
         pacer: BatchPacer[BatchSendResult] = BatchPacer(self, concurrency)

@@ -176,19 +176,20 @@ def _send_result(outcome: Any) -> Result[Any] | None:
     return outcome.result  # type: ignore[no-any-return]
 
 
-def _item_id(item: Any) -> str:
+def item_id(item: Any) -> str:
+    """A batch item's message id ("" for an item that is not a Message)."""
     return item.id if isinstance(item, Message) else ""
 
 
 def _not_attempted(index: int, item: Any, cause: ErrorInfo) -> BatchSendResult:
-    return BatchSendResult(index, _item_id(item), Err(ErrorInfo(
+    return BatchSendResult(index, item_id(item), Err(ErrorInfo(
         ConnectorErrorCodes.NOT_ATTEMPTED,
         f"not sent: the batch stopped at an error that concerns every message "
         f"({cause.code}: {cause.message})", details={"cause": str(cause.code)})))
 
 
 def _cut_short(job: BatchJob) -> BatchSendResult:
-    return BatchSendResult(job.index, _item_id(job.item), Err(ErrorInfo(
+    return BatchSendResult(job.index, item_id(job.item), Err(ErrorInfo(
         ConnectorErrorCodes.SEND_BATCH_ERROR,
         "the batch was closed before this send finished; the provider may have received it",
         outcome_unknown=True, details={"cut_short": True})))

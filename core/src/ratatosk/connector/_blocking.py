@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._models import Message
 from .._results import BatchSendResult, Err, Result
-from ._base import Connector, ConnectorState, _item_id
-from ._batch import BatchJob, BatchPacer, BatchSource, report_after_close
+from ._base import Connector, ConnectorState
+from ._batch import BatchJob, BatchPacer, BatchSource, item_id, report_after_close
 from ._operation import drive_blocking, operations_of
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class BlockingConnector:
         error = connector.batch_refusal()
         if error is not None:
             while (pulled := source.next_blocking()) is not None:
-                yield BatchSendResult(pulled[0], _item_id(pulled[1]), Err(error))
+                yield BatchSendResult(pulled[0], item_id(pulled[1]), Err(error))
         elif source.concurrency == 1:
             pacer: BatchPacer[BatchSendResult] = BatchPacer(connector, 1)
             try:
